@@ -1,0 +1,187 @@
+"""Readers for the generic dataset kinds: ``idx``, ``npz``, ``image_folder``,
+``wav_folder``. Each turns a registry entry plus a folder into labelled arrays,
+so a new dataset of a known kind needs a config entry and no code."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from aemap.data.idx import read_idx
+from aemap.data.registry import DatasetSpec
+
+
+class DatasetReadError(ValueError):
+    """A dataset's files do not match its registry entry (names the file and key)."""
+
+
+@dataclass
+class LabelledArrays:
+    """A whole dataset before subsetting and splitting.
+
+    ``x`` is (N, H, W), uint8 (0-255) or float in [0, 1]; ``y`` indexes
+    ``classes``. ``is_test`` marks the dataset's own test set where it has one;
+    ``group`` is e.g. the speaker of a recording.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    classes: tuple[str, ...]
+    is_test: np.ndarray | None = None
+    group: np.ndarray | None = None
+    image_origin: str = "upper"
+
+
+def _class_names(spec: DatasetSpec, n_labels: int) -> tuple[str, ...]:
+    if spec.classes is not None:
+        return spec.classes
+    return tuple(str(i) for i in range(n_labels))
+
+
+def _check_labels(y: np.ndarray, classes: tuple[str, ...], origin: str) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise DatasetReadError(f"{origin}: labels must be a 1-D integer array, got {y.dtype} {y.shape}")
+    if y.size and (y.min() < 0 or y.max() >= len(classes)):
+        raise DatasetReadError(
+            f"{origin}: labels span {y.min()}..{y.max()} but {len(classes)} class names are given (key `classes`)"
+        )
+    return y.astype(np.int64)
+
+
+def read_idx_dataset(spec: DatasetSpec, root: Path) -> LabelledArrays:
+    parts = []
+    for split in ("train", "test"):
+        files = spec.options[split]
+        images = read_idx(root / files["images"], expect_ndim=3)
+        labels = read_idx(root / files["labels"], expect_ndim=1)
+        if len(images) != len(labels):
+            raise DatasetReadError(
+                f"datasets.{spec.name}.{split}: {len(images)} images in {files['images']} "
+                f"but {len(labels)} labels in {files['labels']}"
+            )
+        if spec.options.get("transpose", False):
+            # EMNIST stores each image transposed relative to MNIST.
+            images = images.transpose(0, 2, 1)
+        parts.append((images, labels))
+    (x_tr, y_tr), (x_te, y_te) = parts
+    y = np.concatenate([y_tr, y_te])
+    classes = _class_names(spec, int(y.max()) + 1 if y.size else 0)
+    return LabelledArrays(
+        x=np.ascontiguousarray(np.concatenate([x_tr, x_te])),
+        y=_check_labels(y, classes, f"datasets.{spec.name}"),
+        classes=classes,
+        is_test=np.concatenate([np.zeros(len(y_tr), bool), np.ones(len(y_te), bool)]),
+    )
+
+
+def read_npz_dataset(spec: DatasetSpec, root: Path) -> LabelledArrays:
+    path = root / spec.options["file"]
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise DatasetReadError(f"{path}: cannot read npz: {err}") from err
+    with data:
+        if "x" not in data or "y" not in data:
+            raise DatasetReadError(f"{path}: an npz dataset needs arrays 'x' and 'y'; found {sorted(data.files)}")
+        xs, ys = [data["x"]], [data["y"]]
+        has_test = "x_test" in data and "y_test" in data
+        if has_test:
+            xs.append(data["x_test"])
+            ys.append(data["y_test"])
+    for x, y, key in zip(xs, ys, ("x", "x_test")):
+        if x.ndim == 4 and x.shape[-1] == 1:
+            x = x[..., 0]
+        if x.ndim != 3:
+            raise DatasetReadError(f"{path}: '{key}' must be (N, H, W) images, got shape {x.shape}")
+        if len(x) != len(y):
+            raise DatasetReadError(f"{path}: '{key}' has {len(x)} rows but its labels have {len(y)}")
+    xs = [x[..., 0] if x.ndim == 4 else x for x in xs]
+    y = np.concatenate(ys)
+    classes = _class_names(spec, int(y.max()) + 1 if y.size else 0)
+    return LabelledArrays(
+        x=np.concatenate(xs),
+        y=_check_labels(y, classes, str(path)),
+        classes=classes,
+        is_test=np.concatenate([np.zeros(len(ys[0]), bool), np.ones(len(ys[1]), bool)]) if has_test else None,
+    )
+
+
+def _glob(root: Path, pattern: str, key: str) -> list[Path]:
+    files = sorted(p for p in root.glob(pattern) if p.is_file())
+    if not files:
+        raise DatasetReadError(f"{key}: no file matches {pattern!r} under {root}")
+    return files
+
+
+def _label_index(labels: list[str], spec: DatasetSpec, origin: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    classes = spec.classes if spec.classes is not None else tuple(sorted(set(labels)))
+    lookup = {c: i for i, c in enumerate(classes)}
+    unknown = sorted(set(labels) - set(lookup))
+    if unknown:
+        raise DatasetReadError(f"{origin}: labels {unknown} are not in datasets.{spec.name}.classes {list(classes)}")
+    return np.array([lookup[v] for v in labels], dtype=np.int64), classes
+
+
+def read_image_folder(spec: DatasetSpec, root: Path) -> LabelledArrays:
+    files = _glob(root, spec.options["glob"], f"datasets.{spec.name}.glob")
+    images = []
+    for f in files:
+        with Image.open(f) as im:
+            images.append(np.asarray(im.convert("L"), dtype=np.uint8))
+        if images[-1].shape != images[0].shape:
+            raise DatasetReadError(f"{f}: size {images[-1].shape} differs from {images[0].shape} of {files[0]}")
+    y, classes = _label_index([f.parent.name for f in files], spec, f"datasets.{spec.name}")
+    return LabelledArrays(x=np.stack(images), y=y, classes=classes)
+
+
+@dataclass
+class WavListing:
+    """The files of a ``wav_folder`` dataset with the fields parsed from their names."""
+
+    paths: list[Path]
+    y: np.ndarray
+    classes: tuple[str, ...]
+    group: np.ndarray | None
+    is_test: np.ndarray | None
+
+
+def list_wav_folder(spec: DatasetSpec, root: Path) -> WavListing:
+    key = f"datasets.{spec.name}"
+    regex = re.compile(spec.options["regex"])
+    if "label" not in regex.groupindex:
+        raise DatasetReadError(f"{key}.regex: needs a named group 'label', e.g. (?P<label>\\d)")
+    paths = _glob(root, spec.options["glob"], f"{key}.glob")
+    fields: list[dict[str, str]] = []
+    for p in paths:
+        m = regex.fullmatch(p.name)
+        if m is None:
+            raise DatasetReadError(f"{p}: file name does not match {key}.regex {regex.pattern!r}")
+        fields.append(m.groupdict())
+    y, classes = _label_index([f["label"] for f in fields], spec, key)
+    group = np.array([f["group"] for f in fields]) if "group" in regex.groupindex else None
+    is_test = None
+    if "upstream_test" in spec.options:
+        rule = spec.options["upstream_test"]
+        if rule["field"] not in regex.groupindex:
+            raise DatasetReadError(f"{key}.upstream_test.field: {rule['field']!r} is not a named group of the regex")
+        wanted = {str(v) for v in rule["values"]}
+        # Compare as integers where possible so that '05' and 5 agree.
+        norm = lambda v: str(int(v)) if str(v).isdigit() else str(v)  # noqa: E731
+        wanted = {norm(v) for v in wanted}
+        is_test = np.array([norm(f[rule["field"]]) in wanted for f in fields])
+    return WavListing(paths=paths, y=y, classes=classes, group=group, is_test=is_test)
+
+
+READERS = {"idx": read_idx_dataset, "npz": read_npz_dataset, "image_folder": read_image_folder}
+
+
+def read_images(spec: DatasetSpec, root: str | Path) -> LabelledArrays:
+    """Read an image dataset (kinds idx, npz, image_folder) from ``root``."""
+    if spec.kind not in READERS:
+        raise DatasetReadError(f"datasets.{spec.name}: kind {spec.kind!r} is not an image kind ({sorted(READERS)})")
+    return READERS[spec.kind](spec, Path(root))

@@ -1,0 +1,173 @@
+"""The dataset registry: sources to download and datasets to read.
+
+The registry file (``workflow/resources/datasets.yaml``) lists the papers'
+datasets. Users add their own, with no code, under ``data.sources`` and
+``data.datasets`` in ``config.yaml``; entries there are merged over the
+registry (a user entry of the same name replaces the registry's).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from aemap.data.download import ArchiveSpec, ExpectSpec, FileSpec, SourceSpec, read_manifest
+
+
+class RegistryError(ValueError):
+    """The registry or a user addition is malformed; the message names the entry and key."""
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    text = resources.files("aemap.data").joinpath("registry.schema.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def _validate(doc: dict[str, Any], origin: str) -> None:
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    if errors:
+        # The deepest error is usually the one that names the offending key.
+        lines = []
+        for err in errors[:10]:
+            where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+            best = jsonschema.exceptions.best_match([err])
+            lines.append(f"  {where}: {best.message}")
+        raise RegistryError(f"{origin}: invalid dataset registry entries:\n" + "\n".join(lines))
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How to read one dataset into arrays; ``options`` holds the kind's keys."""
+
+    name: str
+    kind: str
+    source: str | None
+    path: str | None
+    classes: tuple[str, ...] | None
+    options: dict[str, Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Registry:
+    sources: dict[str, SourceSpec]
+    datasets: dict[str, DatasetSpec]
+
+    def source(self, name: str) -> SourceSpec:
+        try:
+            return self.sources[name]
+        except KeyError:
+            raise RegistryError(f"unknown source {name!r}; known: {', '.join(sorted(self.sources))}") from None
+
+    def dataset(self, name: str) -> DatasetSpec:
+        try:
+            return self.datasets[name]
+        except KeyError:
+            raise RegistryError(f"unknown dataset {name!r}; known: {', '.join(sorted(self.datasets))}") from None
+
+    def fingerprint(self, kind: str, name: str) -> str:
+        """Short digest of one entry (``kind`` 'source' or 'dataset'): changes iff the entry does."""
+        entry = self.source(name) if kind == "source" else self.dataset(name)
+        return hashlib.sha256(repr(entry).encode()).hexdigest()[:16]
+
+    def dataset_root(self, name: str, raw_dir: str | os.PathLike[str] = "resources/raw") -> Path:
+        """Folder the dataset's files are read from: its downloaded source or its local path."""
+        ds = self.dataset(name)
+        return Path(ds.path) if ds.path is not None else Path(raw_dir) / str(ds.source)
+
+
+def _source_spec(name: str, entry: dict[str, Any], base_dir: Path) -> SourceSpec:
+    files: list[FileSpec] = [
+        FileSpec(fname, sha256=d.get("sha256"), md5=d.get("md5"), size=d.get("size"))
+        for fname, d in (entry.get("files") or {}).items()
+    ]
+    if "manifest" in entry:
+        manifest = base_dir / entry["manifest"]
+        if not manifest.is_file():
+            raise RegistryError(f"sources.{name}.manifest: file not found: {manifest}")
+        try:
+            files.extend(read_manifest(manifest))
+        except ValueError as err:
+            raise RegistryError(f"sources.{name}.manifest: {err}") from err
+    if not files:
+        raise RegistryError(f"sources.{name}: lists no files (give `files` or `manifest`)")
+    archive = None
+    if "archive" in entry:
+        a = entry["archive"]
+        archive = ArchiveSpec(
+            url=a["url"],
+            prefix=a.get("prefix", ""),
+            include=tuple(a.get("include", ())),
+            sha256=a.get("sha256"),
+            md5=a.get("md5"),
+            size=a.get("size"),
+        )
+    expect = ExpectSpec(**entry["expect"]) if "expect" in entry else None
+    return SourceSpec(
+        name=name,
+        mirror_dir=entry["mirror_dir"],
+        files=tuple(files),
+        urls=tuple(entry.get("urls", ())),
+        archive=archive,
+        expect=expect,
+        description=entry.get("description", ""),
+        license=entry.get("license", ""),
+    )
+
+
+def _dataset_spec(name: str, entry: dict[str, Any], sources: dict[str, SourceSpec]) -> DatasetSpec:
+    entry = dict(entry)
+    source = entry.pop("source", None)
+    if source is not None and source not in sources:
+        raise RegistryError(f"datasets.{name}.source: unknown source {source!r}; known: {', '.join(sorted(sources))}")
+    classes = entry.pop("classes", None)
+    if classes is not None and len(set(classes)) != len(classes):
+        raise RegistryError(f"datasets.{name}.classes: names must be unique")
+    return DatasetSpec(
+        name=name,
+        kind=entry.pop("kind"),
+        source=source,
+        path=entry.pop("path", None),
+        classes=tuple(classes) if classes is not None else None,
+        description=entry.pop("description", ""),
+        options=entry,
+    )
+
+
+def load_registry(
+    path: str | os.PathLike[str],
+    sources: dict[str, Any] | None = None,
+    datasets: dict[str, Any] | None = None,
+) -> Registry:
+    """Load and validate the registry at ``path`` merged with user additions
+    ``sources`` and ``datasets`` (config ``data.sources`` / ``data.datasets``).
+
+    Manifest paths in the registry are relative to the registry file; relative
+    paths in user additions are relative to the current directory (the
+    workflow's working directory).
+    """
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise RegistryError(f"{path}: cannot read the dataset registry: {err}") from err
+    _validate(doc, str(path))
+    extra = {"sources": copy.deepcopy(dict(sources or {})), "datasets": copy.deepcopy(dict(datasets or {}))}
+    _validate(extra, "config data.sources / data.datasets")
+    sources = {name: _source_spec(name, e, path.parent) for name, e in doc.get("sources", {}).items()}
+    # A user's manifest path is relative to where the workflow runs, like every path in config.
+    sources |= {name: _source_spec(name, e, Path.cwd()) for name, e in extra["sources"].items()}
+    dataset_entries = {**doc.get("datasets", {}), **extra["datasets"]}
+    datasets = {name: _dataset_spec(name, e, sources) for name, e in dataset_entries.items()}
+    return Registry(sources=sources, datasets=datasets)

@@ -1,0 +1,43 @@
+"""The one style every aemap figure uses, and atomic saving."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are files; no display needed (or present on clusters)
+import matplotlib.pyplot as plt  # noqa: E402
+
+from aemap.io import atomic_path  # noqa: E402
+
+RC = {
+    "figure.facecolor": "white",
+    "axes.titlesize": 9,
+    "axes.labelsize": 8,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "font.size": 8,
+    "savefig.bbox": "tight",
+    "savefig.pad_inches": 0.05,
+    # Reproducible bytes: no creation date or software version in the file.
+    "svg.hashsalt": "aemap",
+}
+IMAGE_CMAP = "gray_r"  # ink dark on white, as the papers print digits
+SPECTROGRAM_CMAP = "magma"
+
+
+def new_figure(width: float, height: float):
+    with plt.rc_context(RC):
+        return plt.figure(figsize=(width, height), layout="constrained")
+
+
+def save_figure(fig, path: str | os.PathLike[str], dpi: int = 150) -> None:
+    """Save ``fig`` to ``path`` atomically, without metadata that changes per run."""
+    path = Path(path)
+    fmt = path.suffix.lstrip(".") or "png"
+    metadata = {"Software": None} if fmt == "png" else {"CreationDate": None} if fmt == "pdf" else None
+    with plt.rc_context(RC), atomic_path(path) as tmp:
+        fig.savefig(tmp, format=fmt, dpi=dpi, metadata=metadata)
+    plt.close(fig)

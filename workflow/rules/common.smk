@@ -1,0 +1,95 @@
+# Validation, the registry and the helpers every rule file uses.
+import os
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from aemap.data.registry import load_registry
+from aemap.data.stages import resolve_mirror
+
+
+validate(config, "../schemas/config.schema.yaml")
+
+
+def _check_config_references():
+    """Cross-references the schema cannot express, named by key."""
+    errors = []
+    for name in config["run"]:
+        if name not in config["experiments"]:
+            errors.append(f"run: {name!r} is not an entry of `experiments`")
+    for name, exp in config["experiments"].items():
+        if exp["data"] not in config["prepared"]:
+            errors.append(f"experiments.{name}.data: {exp['data']!r} is not an entry of `prepared`")
+    for name, view in config["prepared"].items():
+        if view["dataset"] not in REGISTRY.datasets:
+            errors.append(
+                f"prepared.{name}.dataset: unknown dataset {view['dataset']!r}; "
+                f"known: {', '.join(sorted(REGISTRY.datasets))}"
+            )
+    for name in config["spectrogram"]:
+        if name != "default" and name not in REGISTRY.datasets:
+            errors.append(f"spectrogram.{name}: not a dataset of the registry")
+    if errors:
+        raise ValueError("config.yaml:\n  " + "\n  ".join(errors))
+
+
+def _registry_path():
+    path = Path(config["data"]["registry"])
+    return path if path.is_absolute() else Path(workflow.basedir) / path
+
+
+# Scripts reload the registry from these; rules pass a fingerprint of the entry they use.
+REGISTRY_ARGS = {
+    "path": str(_registry_path()),
+    "sources": config["data"]["sources"],
+    "datasets": config["data"]["datasets"],
+}
+REGISTRY = load_registry(**REGISTRY_ARGS)
+_check_config_references()
+RAW_DIR = config["data"]["raw_dir"]
+MIRROR = resolve_mirror(config["data"]["mirror"])
+# Environment for every rule (pins as in pyproject.toml), used with --sdm conda.
+CONDA_ENV = "../../envs/aemap.yaml"
+
+
+wildcard_constraints:
+    source=r"[A-Za-z0-9_\-]+",
+    dataset=r"[A-Za-z0-9_\-]+",
+    name=r"[A-Za-z0-9_]+",
+
+
+def get_dataset_of_prepared(name):
+    return REGISTRY.dataset(config["prepared"][name]["dataset"])
+
+
+def get_source_dir(dataset):
+    """Input folder of a registry dataset: its downloaded source, or its local path."""
+    ds = REGISTRY.dataset(dataset)
+    if ds.path is not None:
+        return ds.path
+    return f"{RAW_DIR}/{ds.source}"
+
+
+def get_prepare_input(wildcards):
+    ds = get_dataset_of_prepared(wildcards.name)
+    if ds.kind == "wav_folder":
+        return {"spectrograms": f"results/spectrograms/{ds.name}.npz"}
+    return {"raw": get_source_dir(ds.name)}
+
+
+def get_spectrogram_params(wildcards):
+    spec = config["spectrogram"]
+    return {**spec["default"], **spec.get(wildcards.dataset, {})}
+
+
+def get_final_outputs():
+    """Everything `rule all` builds for the experiments in `run`."""
+    targets = []
+    for exp in config["run"]:
+        name = config["experiments"][exp]["data"]
+        targets.append(f"results/prepared/{name}.npz")
+        targets.append(f"results/figures/data/{name}_samples.png")
+        ds = get_dataset_of_prepared(name)
+        if ds.kind == "wav_folder":
+            targets.append(f"results/figures/data/{ds.name}_spectrograms.png")
+    return sorted(set(targets))

@@ -1,0 +1,70 @@
+# Data stage: download and verify sources, prepare the named dataset views.
+
+
+# Download one source of the registry (mirror first, then upstream) and verify every file.
+rule download_source:
+    output:
+        raw=directory(f"{RAW_DIR}/{{source}}"),
+        provenance=f"{RAW_DIR}/{{source}}.provenance.json",
+    log:
+        "logs/download_source/{source}.log",
+    benchmark:
+        "benchmarks/download_source/{source}.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        mirror=MIRROR,
+        download=config["data"]["download"],
+        registry=REGISTRY_ARGS,
+        # Reruns the download when the source's registry entry changes.
+        fingerprint=lambda w: REGISTRY.fingerprint("source", w.source),
+    localrule: True
+    retries: 1
+    script:
+        "../scripts/download_source.py"
+
+
+# Select classes, split and cap one named view of a dataset -> the npz every later stage reads.
+rule prepare_dataset:
+    input:
+        unpack(get_prepare_input),
+    output:
+        npz="results/prepared/{name}.npz",
+        provenance="results/prepared/{name}.provenance.json",
+    log:
+        "logs/prepare_dataset/{name}.log",
+    benchmark:
+        "benchmarks/prepare_dataset/{name}.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        view=lambda w: config["prepared"][w.name],
+        registry=REGISTRY_ARGS,
+        fingerprint=lambda w: REGISTRY.fingerprint("dataset", config["prepared"][w.name]["dataset"]),
+    script:
+        "../scripts/prepare_dataset.py"
+
+
+# A grid of random training examples per class: a first look at each prepared dataset.
+rule plot_dataset_samples:
+    input:
+        npz="results/prepared/{name}.npz",
+    output:
+        png=report(
+            "results/figures/data/{name}_samples.png",
+            caption="../report/dataset_samples.rst",
+            category="Data",
+            subcategory="{name}",
+        ),
+    log:
+        "logs/plot_dataset_samples/{name}.log",
+    benchmark:
+        "benchmarks/plot_dataset_samples/{name}.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        per_class=config["figures"]["samples_per_class"],
+        dpi=config["figures"]["dpi"],
+        seed=0,
+    script:
+        "../scripts/plot_dataset_samples.py"
