@@ -1,11 +1,14 @@
 # aemap: explaining autoencoders and CNNs, reproduced end to end.
 # Run `make reproduce` (all experiments of config.yaml) or see README.md.
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.19")
 
 
-configfile: "config.yaml"
+# The full reproduction; --configfile FILE merges FILE over it (tests/smoke.yaml does).
+configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
 report: "workflow/report/workflow.rst"
@@ -17,6 +20,6 @@ include: "workflow/rules/audio.smk"
 
 
 rule all:
+    default_target: True
     input:
         get_final_outputs(),
-    default_target: True

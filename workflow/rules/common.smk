@@ -1,14 +1,17 @@
 # Validation, the registry and the helpers every rule file uses.
-import os
 from pathlib import Path
 
 from snakemake.utils import validate
 
 from aemap.data.registry import load_registry
 from aemap.data.stages import resolve_mirror
+from aemap.schema import check, load_schema
 
-
-validate(config, "../schemas/config.schema.yaml")
+# Our check first: it names every offending key by its dotted path. Snakemake's
+# validate then fills in the schema's defaults.
+CONFIG_SCHEMA = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
+check(config, load_schema(CONFIG_SCHEMA), "config")
+validate(config, CONFIG_SCHEMA)
 
 
 def _check_config_references():
@@ -19,7 +22,9 @@ def _check_config_references():
             errors.append(f"run: {name!r} is not an entry of `experiments`")
     for name, exp in config["experiments"].items():
         if exp["data"] not in config["prepared"]:
-            errors.append(f"experiments.{name}.data: {exp['data']!r} is not an entry of `prepared`")
+            errors.append(
+                f"experiments.{name}.data: {exp['data']!r} is not an entry of `prepared`"
+            )
     for name, view in config["prepared"].items():
         if view["dataset"] not in REGISTRY.datasets:
             errors.append(

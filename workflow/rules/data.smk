@@ -10,6 +10,8 @@ rule download_source:
         "logs/download_source/{source}.log",
     benchmark:
         "benchmarks/download_source/{source}.tsv"
+    retries: 1
+    localrule: True
     conda:
         CONDA_ENV
     params:
@@ -18,8 +20,6 @@ rule download_source:
         registry=REGISTRY_ARGS,
         # Reruns the download when the source's registry entry changes.
         fingerprint=lambda w: REGISTRY.fingerprint("source", w.source),
-    localrule: True
-    retries: 1
     script:
         "../scripts/download_source.py"
 
@@ -40,7 +40,9 @@ rule prepare_dataset:
     params:
         view=lambda w: config["prepared"][w.name],
         registry=REGISTRY_ARGS,
-        fingerprint=lambda w: REGISTRY.fingerprint("dataset", config["prepared"][w.name]["dataset"]),
+        fingerprint=lambda w: REGISTRY.fingerprint(
+            "dataset", config["prepared"][w.name]["dataset"]
+        ),
     script:
         "../scripts/prepare_dataset.py"
 

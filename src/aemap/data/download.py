@@ -14,7 +14,6 @@ HTTP transfers use pooch's downloader (requests, streaming, tqdm progress).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -425,7 +424,3 @@ def write_manifest(root: str | os.PathLike[str], path: str | os.PathLike[str], p
     ]
     Path(path).write_text("\n".join(lines) + "\n")
     return len(lines)
-
-
-def sha256_of_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

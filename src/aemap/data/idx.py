@@ -89,8 +89,8 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray, compress: bool | 
         compress = path.suffix == ".gz"
     with atomic_path(path) as tmp:
         if compress:
-            # mtime=0 keeps the gzip bytes reproducible.
-            with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+            # No name or time in the gzip header, so equal arrays give equal bytes.
+            with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
                 gz.write(payload)
         else:
             tmp.write_bytes(payload)

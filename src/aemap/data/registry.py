@@ -17,9 +17,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
+from aemap.schema import schema_errors
 from aemap.data.download import ArchiveSpec, ExpectSpec, FileSpec, SourceSpec, read_manifest
 
 
@@ -34,16 +34,9 @@ def _schema() -> dict[str, Any]:
 
 
 def _validate(doc: dict[str, Any], origin: str) -> None:
-    validator = jsonschema.Draft202012Validator(_schema())
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    errors = schema_errors(doc, _schema())
     if errors:
-        # The deepest error is usually the one that names the offending key.
-        lines = []
-        for err in errors[:10]:
-            where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
-            best = jsonschema.exceptions.best_match([err])
-            lines.append(f"  {where}: {best.message}")
-        raise RegistryError(f"{origin}: invalid dataset registry entries:\n" + "\n".join(lines))
+        raise RegistryError(f"{origin}: invalid dataset registry entries:\n  " + "\n  ".join(errors))
 
 
 @dataclass(frozen=True)

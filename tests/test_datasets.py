@@ -1,0 +1,194 @@
+"""Generic dataset kinds, EMNIST orientation, the registry, and the prepared contract."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from aemap.data.prepare import PrepareError, PrepareSpec, SplitSpec, check_prepared, prepare, split_rows
+from aemap.data.readers import DatasetReadError, LabelledArrays, list_wav_folder, read_images
+from aemap.data.registry import RegistryError, load_registry
+from aemap.data.stages import make_spectrograms, prepare_dataset, spectrogram_params
+from aemap.io import save_npz
+
+from .conftest import REPO, write_emnist_fixture, write_tone
+
+REGISTRY_FILE = REPO / "workflow/resources/datasets.yaml"
+
+
+def test_registry_lists_every_paper_dataset():
+    reg = load_registry(REGISTRY_FILE)
+    assert set(reg.sources) == {"mnist", "fashion_mnist", "emnist", "fsdd", "audiomnist"}
+    assert {"mnist", "fashion_mnist", "emnist_byclass", "fsdd", "audiomnist"} <= set(reg.datasets)
+    for src in reg.sources.values():
+        assert all(f.sha256 or f.md5 for f in src.files), src.name
+    emnist = reg.dataset("emnist_byclass")
+    assert emnist.options["transpose"] and [emnist.classes[i] for i in (10, 14, 18, 24, 30)] == list("AEIOU")
+    assert reg.source("audiomnist").expect.count == 30000
+
+
+def test_registry_errors_name_the_entry_and_key(tmp_path):
+    with pytest.raises(RegistryError, match=r"datasets\.mine: .*'train' is a required property"):
+        load_registry(REGISTRY_FILE, datasets={"mine": {"kind": "idx", "source": "mnist", "test": {}}})
+    with pytest.raises(RegistryError, match=r"datasets\.mine\.source: unknown source 'nope'"):
+        load_registry(REGISTRY_FILE, datasets={"mine": {"kind": "npz", "source": "nope", "file": "a.npz"}})
+    with pytest.raises(RegistryError, match=r"sources\.s\.manifest: file not found"):
+        load_registry(REGISTRY_FILE, sources={"s": {"mirror_dir": "s", "manifest": str(tmp_path / "none")}})
+    with pytest.raises(RegistryError, match=r"datasets\.mine\.kind"):
+        load_registry(REGISTRY_FILE, datasets={"mine": {"kind": "hdf5", "path": "."}})
+
+
+def test_user_entry_replaces_registry_entry(tmp_path):
+    reg = load_registry(REGISTRY_FILE, datasets={"mnist": {"kind": "npz", "path": str(tmp_path), "file": "m.npz"}})
+    assert reg.dataset("mnist").kind == "npz"
+    assert reg.fingerprint("dataset", "mnist") != load_registry(REGISTRY_FILE).fingerprint("dataset", "mnist")
+
+
+def test_emnist_fixture_reads_upright(tmp_path):
+    labels = write_emnist_fixture(tmp_path)
+    reg = load_registry(REGISTRY_FILE, datasets={"emnist_byclass": {**_emnist_entry(), "path": str(tmp_path)}})
+    data = read_images(reg.dataset("emnist_byclass"), tmp_path)
+    assert len(data.x) == len(labels["train"]) + len(labels["test"])
+    img = data.x[0]
+    # Upright: the bar runs down the left edge (columns 3-6), not along the top.
+    assert img[4:24, 3:7].min() > 0 and img[:, 10:].max() == 0
+    assert data.classes[10] == "A" and data.is_test.sum() == len(labels["test"])
+
+
+def _emnist_entry():
+    import yaml
+
+    entry = yaml.safe_load(REGISTRY_FILE.read_text())["datasets"]["emnist_byclass"]
+    del entry["source"]
+    return entry
+
+
+def test_wav_folder_from_synthesised_files(tmp_path):
+    # Name pattern <label>-<speaker>-<take>.wav in nested folders, a user's own corpus.
+    for word, freq in (("yes", 1500), ("no", 3000)):
+        for speaker in ("ann", "bob", "cy"):
+            for take in range(2):
+                write_tone(tmp_path / speaker / f"{word}-{speaker}-{take}.wav", freq, 16000, seconds=0.3)
+    entry = {
+        "kind": "wav_folder",
+        "path": str(tmp_path),
+        "glob": "*/*.wav",
+        "regex": r"(?P<label>[a-z]+)-(?P<group>[a-z]+)-(?P<index>\d+)\.wav",
+        "upstream_test": {"field": "index", "values": [0]},
+    }
+    reg = load_registry(REGISTRY_FILE, datasets={"words": entry})
+    listing = list_wav_folder(reg.dataset("words"), tmp_path)
+    assert listing.classes == ("no", "yes") and len(listing.paths) == 12
+    assert listing.is_test.sum() == 6 and set(listing.group) == {"ann", "bob", "cy"}
+    params = spectrogram_params({"default": {"bandpass_hz": [500, 7000], "fmax_hz": 8000}}, "words")
+    spectra = make_spectrograms(reg, "words", tmp_path, params, threads=1)
+    assert spectra["x"].shape == (12, 32, 32) and str(spectra["image_origin"]) == "lower"
+    # Higher pitch ("no", 3 kHz) -> brighter upper rows than "yes" (1.5 kHz).
+    no, yes = spectra["x"][spectra["y"] == 0].mean(0), spectra["x"][spectra["y"] == 1].mean(0)
+    assert np.argmax(no.mean(1)) > np.argmax(yes.mean(1))
+    out = prepare_dataset(reg, "words", {"dataset": "words", "split": {"kind": "group", "test_fraction": 0.34}},
+                          spectrograms=spectra)
+    assert set(out["group_train"]).isdisjoint(out["group_test"]) and len(set(out["group_test"])) == 1
+
+
+def test_wav_folder_name_that_does_not_match_is_named(tmp_path):
+    write_tone(tmp_path / "oops.wav", 1000, 8000)
+    reg = load_registry(REGISTRY_FILE, datasets={"w": {"kind": "wav_folder", "path": str(tmp_path),
+                                                        "glob": "*.wav", "regex": r"(?P<label>\d)_.*\.wav"}})
+    with pytest.raises(DatasetReadError, match=r"oops\.wav: file name does not match datasets\.w\.regex"):
+        list_wav_folder(reg.dataset("w"), tmp_path)
+
+
+def test_image_folder(tmp_path):
+    rng = np.random.default_rng(0)
+    for cls in ("cat", "dog"):
+        for i in range(3):
+            (tmp_path / cls).mkdir(exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (10, 12), dtype=np.uint8)).save(tmp_path / cls / f"{i}.png")
+    reg = load_registry(REGISTRY_FILE, datasets={"pets": {"kind": "image_folder", "path": str(tmp_path),
+                                                           "glob": "*/*.png"}})
+    data = read_images(reg.dataset("pets"), tmp_path)
+    assert data.x.shape == (6, 10, 12) and data.classes == ("cat", "dog") and data.y.tolist() == [0, 0, 0, 1, 1, 1]
+    Image.fromarray(np.zeros((5, 5), np.uint8)).save(tmp_path / "dog" / "small.png")
+    with pytest.raises(DatasetReadError, match=r"small\.png: size \(5, 5\) differs"):
+        read_images(reg.dataset("pets"), tmp_path)
+
+
+def test_npz_kind_and_label_check(tmp_path):
+    save_npz(tmp_path / "d.npz", x=np.zeros((4, 3, 3), np.uint8), y=np.array([0, 1, 2, 1]))
+    reg = load_registry(REGISTRY_FILE, datasets={"d": {"kind": "npz", "path": str(tmp_path), "file": "d.npz",
+                                                        "classes": ["a", "b", "c"]}})
+    data = read_images(reg.dataset("d"), tmp_path)
+    assert data.classes == ("a", "b", "c") and data.is_test is None
+    bad = load_registry(REGISTRY_FILE, datasets={"d": {"kind": "npz", "path": str(tmp_path), "file": "d.npz",
+                                                        "classes": ["a", "b"]}})
+    with pytest.raises(DatasetReadError, match=r"labels span 0\.\.2 but 2 class names"):
+        read_images(bad.dataset("d"), tmp_path)
+
+
+def _toy(n_per_class=(30, 20, 10), groups=None):
+    y = np.concatenate([np.full(n, c) for c, n in enumerate(n_per_class)])
+    x = (np.arange(len(y))[:, None, None] % 256 * np.ones((1, 2, 2))).astype(np.uint8)
+    return LabelledArrays(x=x, y=y, classes=("a", "b", "c"), is_test=np.arange(len(y)) % 5 == 0,
+                          group=groups)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    counts=st.lists(st.integers(1, 60), min_size=2, max_size=6),
+    fraction=st.floats(0.05, 0.95),
+    seed=st.integers(0, 2**31),
+)
+def test_stratified_split_keeps_class_shares(counts, fraction, seed):
+    y = np.concatenate([np.full(n, c) for c, n in enumerate(counts)])
+    test = split_rows(y, SplitSpec("stratified", fraction, seed), None, None, "t")
+    for c, n in enumerate(counts):
+        assert test[y == c].sum() == int(round(fraction * n))
+    assert np.array_equal(test, split_rows(y, SplitSpec("stratified", fraction, seed), None, None, "t"))
+
+
+def test_prepare_subset_merge_caps_and_contract():
+    data = _toy()
+    spec = PrepareSpec.from_config("v", {"dataset": "toy", "classes": ["c", "a"], "merge": {"a": ["b"]},
+                                         "split": {"kind": "upstream"}, "max_train_per_class": 7})
+    out = prepare(data, spec)
+    assert out["classes"].tolist() == ["c", "a"]
+    assert np.bincount(out["y_train"]).tolist() == [7, 7]
+    # Class c keeps its 2 upstream test rows (index % 5 == 0 among rows 50-59); a+b keep 10.
+    assert np.bincount(out["y_test"]).tolist() == [2, 10]
+    assert out["x_train"].dtype == np.float32 and out["x_train"].max() <= 1
+    assert np.all(np.isin(data.y[out["index_test"]], [0, 1, 2]))
+    assert np.all(out["index_test"] % 5 == 0)
+
+
+def test_prepare_errors_name_the_key():
+    data = _toy()
+    with pytest.raises(PrepareError, match=r"prepared\.v: class 'z' is not in dataset"):
+        prepare(data, PrepareSpec.from_config("v", {"dataset": "toy", "classes": ["z"]}))
+    no_test = LabelledArrays(x=data.x, y=data.y, classes=data.classes)
+    with pytest.raises(PrepareError, match=r"prepared\.v\.split\.kind: 'upstream' but the dataset has no test set"):
+        prepare(no_test, PrepareSpec.from_config("v", {"dataset": "toy"}))
+    with pytest.raises(PrepareError, match=r"'group' but the dataset has no groups"):
+        prepare(data, PrepareSpec.from_config("v", {"dataset": "toy", "split": {"kind": "group"}}))
+
+
+def test_check_prepared_rejects_broken_arrays():
+    out = prepare(_toy(), PrepareSpec.from_config("v", {"dataset": "toy"}))
+    check_prepared(out)
+    broken = dict(out, x_test=out["x_test"] * 2 + 1)
+    with pytest.raises(PrepareError, match="leaves"):
+        check_prepared(broken)
+    leaky = dict(out, index_test=out["index_train"][: len(out["index_test"])])
+    with pytest.raises(PrepareError, match="both train and test"):
+        check_prepared(leaky)
+
+
+def test_real_mnist01_split(shared_data):
+    reg = load_registry(REGISTRY_FILE)
+    cfg = {"dataset": "mnist", "classes": ["0", "1"], "split": {"kind": "stratified", "test_fraction": 0.15, "seed": 101}}
+    out = prepare_dataset(reg, "mnist01", cfg, root=shared_data / "mnist")
+    # 0/1 pooled over train and test: 6,903 zeros and 7,877 ones (shared/data README).
+    assert len(out["y_train"]) + len(out["y_test"]) == 6903 + 7877
+    assert np.bincount(out["y_test"]).tolist() == [round(0.15 * 6903), round(0.15 * 7877)]
+    assert out["x_train"].shape[1:] == (28, 28) and str(out["image_origin"]) == "upper"

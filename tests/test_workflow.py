@@ -1,0 +1,176 @@
+"""The Snakemake workflow: lint, formatting, config validation, the DAG, and a
+smoke run of the data stage on real data (MNIST, Fashion-MNIST, FSDD from
+../shared/data) plus EMNIST and AudioMNIST fixtures in their upstream formats."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from aemap.data.prepare import check_prepared
+from aemap.io import file_digest, load_npz
+
+from .conftest import REPO, write_audiomnist_fixture, write_emnist_fixture
+
+BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.workflow
+
+
+def snakemake(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), *args]
+    if cwd is not None:
+        cmd += ["-d", str(cwd)]
+    # The caller's mirror setting must not leak in: each test says where data comes from.
+    full_env = {k: v for k, v in os.environ.items() if k != "AEMAP_DATA_MIRROR"} | (env or {})
+    return subprocess.run(cmd, cwd=cwd or REPO, env=full_env, capture_output=True, text=True, timeout=900)
+
+
+def test_lint_is_clean():
+    result = snakemake("--lint")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations, your workflow is in a good condition" in result.stdout + result.stderr
+
+
+def test_snakefmt_is_clean():
+    files = [str(REPO / "Snakefile"), *map(str, sorted((REPO / "workflow/rules").glob("*.smk")))]
+    result = subprocess.run([str(BIN / "snakefmt"), "--check", *files], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dry_run_shows_the_data_stage_of_every_dataset(tmp_path):
+    result = snakemake("-n", "--cores", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout + result.stderr
+    stats = dict(re.findall(r"^(\w+)\s+(\d+)$", out, flags=re.M))
+    assert stats["download_source"] == "5"  # mnist, fashion_mnist, emnist, fsdd, audiomnist
+    assert stats["make_spectrograms"] == "2"  # audiomnist, fsdd
+    assert stats["prepare_dataset"] == "6"
+    for target in ("mnist", "mnist01", "emnist_vowels", "fashion_mnist", "audiomnist", "fsdd"):
+        assert f"results/prepared/{target}.npz" in out
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"figures": {"dpi": "high"}}, "figures.dpi: 'high' is not of type 'integer'"),
+        ({"prepared": {"mnist": {"dataset": "mnist", "splitt": {}}}}, "prepared.mnist: Additional properties"),
+        ({"nonsense": 1}, "('nonsense' was unexpected)"),
+        ({"run": ["no_such_experiment"]}, "run: 'no_such_experiment' is not an entry of `experiments`"),
+        ({"prepared": {"mnist": {"dataset": "mnst"}}}, "prepared.mnist.dataset: unknown dataset 'mnst'"),
+        ({"spectrogram": {"fsdd": {"fmax_hz": "4k"}}}, "spectrogram.fsdd.fmax_hz: '4k' is not of type 'number'"),
+    ],
+)
+def test_config_errors_name_the_key(tmp_path, override, message):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(override))
+    result = snakemake("-n", "--configfile", str(bad), cwd=tmp_path)
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
+
+
+def _fixture_mirror(root: Path, shared: Path) -> dict:
+    """A mirror with the real MNIST, Fashion-MNIST and FSDD, and EMNIST / AudioMNIST
+    fixtures; returns the config that points the registry at the fixtures' digests."""
+    for name in ("mnist", "fashion-mnist", "fsdd"):
+        (root / name).symlink_to(shared / name)
+    write_emnist_fixture(root / "emnist")
+    names = write_audiomnist_fixture(root / "audiomnist", shared)
+    manifest = root / "audiomnist.sha256"
+    manifest.write_text("".join(f"{file_digest(root / 'audiomnist' / n)}  {n}\n" for n in names))
+    wavs = [n for n in names if n.endswith(".wav")]
+    return {
+        "data": {
+            "mirror": str(root),
+            "sources": {
+                "emnist": {
+                    "mirror_dir": "emnist",
+                    "files": {
+                        p.name: {"sha256": file_digest(p), "size": p.stat().st_size}
+                        for p in sorted((root / "emnist").iterdir())
+                    },
+                },
+                "audiomnist": {
+                    "mirror_dir": "audiomnist",
+                    "manifest": str(manifest),
+                    "expect": {"pattern": r"data/\d\d/\d_\d\d_\d+\.wav", "count": len(wavs)},
+                },
+            },
+        }
+    }
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, shared_data):
+    work = tmp_path_factory.mktemp("smoke")
+    mirror = tmp_path_factory.mktemp("mirror")
+    fixtures = work / "fixtures.yaml"
+    fixtures.write_text(yaml.safe_dump(_fixture_mirror(mirror, shared_data)))
+    args = ("--cores", "2", "--configfile", str(REPO / "tests/smoke.yaml"), str(fixtures))
+    result = snakemake(*args, cwd=work)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    return work, args
+
+
+EXPECTED = {
+    # name: (image shape, classes, has speaker groups)
+    "mnist": ((28, 28), [str(d) for d in range(10)], False),
+    "mnist01": ((28, 28), ["0", "1"], False),
+    "emnist_vowels": ((28, 28), list("AEIOU"), False),
+    "fashion_mnist": ((28, 28), None, False),
+    "audiomnist": ((32, 32), [str(d) for d in range(10)], True),
+    "fsdd": ((32, 32), [str(d) for d in range(10)], True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_smoke_prepared_contract(smoke_run, name):
+    work, _ = smoke_run
+    arrays = load_npz(work / f"results/prepared/{name}.npz")
+    check_prepared(arrays, name)
+    shape, classes, grouped = EXPECTED[name]
+    assert arrays["x_train"].shape[1:] == shape
+    if classes is not None:
+        assert arrays["classes"].tolist() == classes
+    assert ("group_train" in arrays) == grouped
+    assert str(arrays["image_origin"]) == ("lower" if grouped else "upper")
+    # Every class is present in train (the smoke caps are 40 train / 10 test per class).
+    assert set(arrays["y_train"].tolist()) == set(range(len(arrays["classes"])))
+    assert (work / f"results/figures/data/{name}_samples.png").read_bytes()[:4] == b"\x89PNG"
+    assert (work / f"results/prepared/{name}.provenance.json").is_file()
+
+
+def test_smoke_specifics(smoke_run):
+    work, _ = smoke_run
+    mnist = load_npz(work / "results/prepared/mnist.npz")
+    assert np.bincount(mnist["y_train"]).tolist() == [40] * 10  # capped upstream train
+    assert mnist["index_test"].min() >= 60000  # upstream test rows follow the 60,000 train rows
+    fsdd = load_npz(work / "results/prepared/fsdd.npz")
+    assert set(fsdd["group_train"]).isdisjoint(fsdd["group_test"])  # whole speakers held out
+    audio = load_npz(work / "results/spectrograms/audiomnist.npz")
+    assert len(audio["x"]) == 6 + 2 * 10 * 2  # six real recordings + the synthetic speakers
+    for dataset in ("fsdd", "audiomnist"):
+        assert (work / f"results/figures/data/{dataset}_spectrograms.png").stat().st_size > 10_000
+    # Every rule wrote a log and a benchmark.
+    for rule in ("download_source", "prepare_dataset", "make_spectrograms", "plot_dataset_samples"):
+        assert any((work / "logs" / rule).iterdir()), rule
+        assert any((work / "benchmarks" / rule).iterdir()), rule
+
+
+def test_smoke_rerun_is_byte_identical(smoke_run):
+    work, args = smoke_run
+    outputs = sorted((work / "results/prepared").glob("*")) + sorted((work / "results/spectrograms").glob("*"))
+    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in outputs}
+    result = snakemake(*args, "--forcerun", "make_spectrograms", "prepare_dataset", cwd=work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in outputs}
+    assert after == before
+    result = snakemake(*args, "-n", cwd=work)
+    assert "Nothing to be done" in result.stdout + result.stderr
