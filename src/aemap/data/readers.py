@@ -93,14 +93,13 @@ def read_npz_dataset(spec: DatasetSpec, root: Path) -> LabelledArrays:
         if has_test:
             xs.append(data["x_test"])
             ys.append(data["y_test"])
-    for x, y, key in zip(xs, ys, ("x", "x_test")):
-        if x.ndim == 4 and x.shape[-1] == 1:
-            x = x[..., 0]
-        if x.ndim != 3:
-            raise DatasetReadError(f"{path}: '{key}' must be (N, H, W) images, got shape {x.shape}")
-        if len(x) != len(y):
-            raise DatasetReadError(f"{path}: '{key}' has {len(x)} rows but its labels have {len(y)}")
-    xs = [x[..., 0] if x.ndim == 4 else x for x in xs]
+    for i, key in enumerate(("x", "x_test")[: len(xs)]):
+        if xs[i].ndim == 4 and xs[i].shape[-1] == 1:  # (N, H, W, 1): a single channel
+            xs[i] = xs[i][..., 0]
+        if xs[i].ndim != 3:
+            raise DatasetReadError(f"{path}: '{key}' must be (N, H, W) images, got shape {xs[i].shape}")
+        if len(xs[i]) != len(ys[i]):
+            raise DatasetReadError(f"{path}: '{key}' has {len(xs[i])} rows but its labels have {len(ys[i])}")
     y = np.concatenate(ys)
     classes = _class_names(spec, int(y.max()) + 1 if y.size else 0)
     return LabelledArrays(
