@@ -17,6 +17,9 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/audio.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/importance.smk"
+include: "workflow/rules/figures.smk"
 
 
 rule all:

@@ -1,10 +1,12 @@
 """The Snakemake workflow: lint, formatting, config validation, the DAG, and a
-smoke run of the data stage on real data (MNIST, Fashion-MNIST, FSDD from
-../shared/data) plus EMNIST and AudioMNIST fixtures in their upstream formats."""
+smoke run of every experiment (data, 2 training epochs, figures) on real data
+(MNIST, Fashion-MNIST, FSDD from ../shared/data) plus EMNIST and AudioMNIST
+fixtures in their upstream formats."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -12,11 +14,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
 from aemap.data.prepare import check_prepared
 from aemap.io import file_digest, load_npz
+from aemap.models import load_checkpoint
 
 from .conftest import REPO, write_audiomnist_fixture, write_emnist_fixture
 
@@ -53,6 +57,9 @@ def test_dry_run_shows_the_data_stage_of_every_dataset(tmp_path):
     assert stats["download_source"] == "5"  # mnist, fashion_mnist, emnist, fsdd, audiomnist
     assert stats["make_spectrograms"] == "2"  # audiomnist, fsdd
     assert stats["prepare_dataset"] == "6"
+    assert stats["train_model"] == "7"  # every experiment of the papers
+    assert stats["plot_reconstructions"] == "6" and stats["plot_fig5_noisy_inputs"] == "1"
+    assert stats["compute_permutation_importance"] == "5" and stats["plot_fig4_importance"] == "5"
     for target in ("mnist", "mnist01", "emnist_vowels", "fashion_mnist", "audiomnist", "fsdd"):
         assert f"results/prepared/{target}.npz" in out
 
@@ -164,11 +171,68 @@ def test_smoke_specifics(smoke_run):
         assert any((work / "benchmarks" / rule).iterdir()), rule
 
 
+EXPERIMENTS = yaml.safe_load((REPO / "config.yaml").read_text())["experiments"]
+
+
+@pytest.mark.parametrize("experiment", sorted(EXPERIMENTS))
+def test_smoke_training_outputs(smoke_run, experiment):
+    work, _ = smoke_run
+    folder = work / "results" / experiment
+    model, ckpt = load_checkpoint(folder / "model.pt")
+    assert ckpt["experiment"] == experiment
+    # The checkpoint carries the model config (with the schema's defaults filled in).
+    assert ckpt["model_spec"].items() >= EXPERIMENTS[experiment]["model"].items()
+    history = pd.read_csv(folder / "history.csv")
+    assert {"epoch", "train_loss", "test_loss", "seconds"} <= set(history.columns)
+    assert history["epoch"].tolist() == [1, 2]  # tests/smoke.yaml trains 2 epochs
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["epochs"] == 2 and metrics["device"] == "cpu" and metrics["wall_seconds"] > 0
+    assert np.isfinite(metrics["train_loss"]) and np.isfinite(metrics["test_loss"])
+    figures = work / "results" / "figures" / experiment
+    assert (figures / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
+    if EXPERIMENTS[experiment]["model"]["family"] == "cnn":
+        assert 0 <= metrics["test_accuracy"] <= 1 and "test_accuracy" in history
+    else:
+        assert (figures / "reconstructions.png").is_file()
+        examples = load_npz(folder / "reconstructions.npz")
+        assert examples["reconstruction"].shape == examples["clean"].shape
+        assert set(examples["y"].tolist()) == set(range(len(examples["classes"])))  # every class shown
+    if EXPERIMENTS[experiment]["train"]["noise"] > 0:
+        assert (figures / "noisy_inputs.png").is_file() and "test_loss_clean_input" in metrics
+
+
+INGLIS = sorted(name for name, exp in EXPERIMENTS.items() if exp["paper"] == "inglis")
+
+
+@pytest.mark.parametrize("experiment", INGLIS)
+def test_smoke_permutation_importance_outputs(smoke_run, experiment):
+    work, _ = smoke_run
+    folder = work / "results" / experiment / "importance"
+    pixel = load_npz(folder / "pixel_latent.npz")
+    data = load_npz(work / "results" / "prepared" / f"{EXPERIMENTS[experiment]['data']}.npz")
+    n_features = int(np.prod(data["x_test"].shape[1:]))
+    latent = EXPERIMENTS[experiment]["model"]["encoder"][-1]
+    for key in ("importance", "std", "slope", "sign", "signed"):
+        assert pixel[key].shape == (n_features, latent), key
+    assert pixel["image_shape"].tolist() == list(data["x_test"].shape[1:])
+    assert set(np.unique(pixel["sign"])) <= {-1, 0, 1} and (pixel["importance"] >= 0).all()
+    table = pd.read_csv(folder / "latent_by_class.csv", dtype={"class": str})
+    assert list(table.columns) == ["class", "dim", "importance", "std", "rank"]
+    assert len(table) == len(data["classes"]) * latent
+    assert "Top 3 dimensions per class" in (folder / "summary.md").read_text()
+    figures = sorted((work / "results" / "figures" / experiment / "importance").glob("*.png"))
+    assert len(figures) == len(data["classes"])  # one figure for every class
+    assert (work / "results" / "figures" / experiment / "umap.png").stat().st_size > 5000
+
+
 def test_smoke_rerun_is_byte_identical(smoke_run):
     work, args = smoke_run
     outputs = sorted((work / "results/prepared").glob("*")) + sorted((work / "results/spectrograms").glob("*"))
+    outputs += sorted((work / "results").glob("*/model.pt")) + sorted((work / "results").glob("*/reconstructions.npz"))
+    outputs += sorted((work / "results").glob("*/importance/*"))
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in outputs}
-    result = snakemake(*args, "--forcerun", "make_spectrograms", "prepare_dataset", cwd=work)
+    rules = ("make_spectrograms", "prepare_dataset", "train_model", "compute_permutation_importance", "embed_latent_umap")
+    result = snakemake(*args, "--forcerun", *rules, cwd=work)
     assert result.returncode == 0, result.stderr[-3000:]
     after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in outputs}
     assert after == before

@@ -1,10 +1,10 @@
 # Validation, the registry and the helpers every rule file uses.
+import os
 from pathlib import Path
 
 from snakemake.utils import validate
 
 from aemap.data.registry import load_registry
-from aemap.data.stages import resolve_mirror
 from aemap.schema import check, load_schema
 
 # Our check first: it names every offending key by its dotted path. Snakemake's
@@ -45,19 +45,20 @@ def _registry_path():
 
 # Scripts reload the registry from these; rules pass a fingerprint of the entry they use.
 REGISTRY_ARGS = {
-    "path": str(_registry_path()),
+    # Relative to the working directory, so that a moved checkout reruns nothing.
+    "path": os.path.relpath(_registry_path()),
     "sources": config["data"]["sources"],
     "datasets": config["data"]["datasets"],
 }
 REGISTRY = load_registry(**REGISTRY_ARGS)
 _check_config_references()
 RAW_DIR = config["data"]["raw_dir"]
-MIRROR = resolve_mirror(config["data"]["mirror"])
 # Environment for every rule (pins as in pyproject.toml), used with --sdm conda.
 CONDA_ENV = "../../envs/aemap.yaml"
 
 
 wildcard_constraints:
+    experiment="|".join(config["experiments"]) or "^$",
     source=r"[A-Za-z0-9_\-]+",
     dataset=r"[A-Za-z0-9_\-]+",
     name=r"[A-Za-z0-9_]+",
@@ -87,6 +88,31 @@ def get_spectrogram_params(wildcards):
     return {**spec["default"], **spec.get(wildcards.dataset, {})}
 
 
+def _wants_gpu():
+    """Whether training jobs will use a GPU (then they take the `gpu` resource)."""
+    device = config["compute"]["device"]
+    if device == "auto":
+        import torch
+
+        return torch.cuda.is_available()
+    return device.startswith("cuda")
+
+
+GPU_PER_TRAINING_JOB = 1 if _wants_gpu() else 0
+
+
+def get_experiment_data(wildcards):
+    return f"results/prepared/{config['experiments'][wildcards.experiment]['data']}.npz"
+
+
+def get_train_threads(wildcards):
+    return config["experiments"][wildcards.experiment]["train"]["threads"]
+
+
+def is_autoencoder(experiment):
+    return config["experiments"][experiment]["model"]["family"] == "dense_ae"
+
+
 def get_final_outputs():
     """Everything `rule all` builds for the experiments in `run`."""
     targets = []
@@ -97,4 +123,14 @@ def get_final_outputs():
         ds = get_dataset_of_prepared(name)
         if ds.kind == "wav_folder":
             targets.append(f"results/figures/data/{ds.name}_spectrograms.png")
+        targets.append(f"results/{exp}/metrics.json")
+        targets.append(f"results/figures/{exp}/training_curves.png")
+        if config["experiments"][exp]["paper"] == "inglis":
+            targets.append(f"results/{exp}/importance/summary.md")
+            targets.append(f"results/figures/{exp}/importance")
+            targets.append(f"results/figures/{exp}/umap.png")
+        if is_autoencoder(exp):
+            targets.append(f"results/figures/{exp}/reconstructions.png")
+            if config["experiments"][exp]["train"]["noise"] > 0:
+                targets.append(f"results/figures/{exp}/noisy_inputs.png")
     return sorted(set(targets))

@@ -14,9 +14,9 @@ rule download_source:
     localrule: True
     conda:
         CONDA_ENV
+    # Where the files come from (data.mirror, data.download) is read from config
+    # by the script and is no parameter: a verified copy is the same data.
     params:
-        mirror=MIRROR,
-        download=config["data"]["download"],
         registry=REGISTRY_ARGS,
         # Reruns the download when the source's registry entry changes.
         fingerprint=lambda w: REGISTRY.fingerprint("source", w.source),

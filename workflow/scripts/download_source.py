@@ -2,15 +2,16 @@
 
 from aemap.data.download import FetchSettings
 from aemap.data.registry import load_registry
-from aemap.data.stages import fetch
+from aemap.data.stages import fetch, resolve_mirror
 from aemap.provenance import setup_logging, write_provenance
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 log = setup_logging(sm.log[0])
 registry = load_registry(**sm.params.registry)
 source = sm.wildcards.source
-settings = FetchSettings(**sm.params.download)
-origin = fetch(registry, source, sm.output.raw, mirror=sm.params.mirror, settings=settings)
+settings = FetchSettings(**sm.config["data"]["download"])
+mirror = resolve_mirror(sm.config["data"]["mirror"])
+origin = fetch(registry, source, sm.output.raw, mirror=mirror, settings=settings)
 log.info("source %s fetched from %s", source, origin)
 spec = registry.source(source)
 write_provenance(

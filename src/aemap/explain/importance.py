@@ -1,0 +1,132 @@
+"""Inglis et al.'s three analyses of one trained autoencoder, as tables:
+pixel -> latent importance with direction, latent -> reconstruction
+importance per class, and a short text summary.
+
+Latent dimensions are numbered from 1 in tables and figures, as in the paper
+(R indexing); arrays are indexed from 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from aemap.explain.direction import regression_direction
+from aemap.explain.permutation import batched, latent_importance_by_class, pixel_latent_importance
+
+
+@dataclass(frozen=True)
+class ImportanceConfig:
+    """Config ``importance``."""
+
+    n_permutations: int = 4
+    metric: str = "mse"
+    latent_against: str = "reconstruction"
+    direction_rule: str = "aim"
+    alpha: float = 0.05
+    min_abs_r: float = 0.1
+    seed: int = 0
+    memory_budget_mb: float = 512.0
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> ImportanceConfig:
+        direction = cfg.get("direction", {})
+        return cls(
+            n_permutations=cfg.get("n_permutations", 4),
+            metric=cfg.get("metric", "mse"),
+            latent_against=cfg.get("latent_against", "reconstruction"),
+            direction_rule=direction.get("rule", "aim"),
+            alpha=direction.get("alpha", 0.05),
+            min_abs_r=direction.get("min_abs_r", 0.1),
+            seed=cfg.get("seed", 0),
+            memory_budget_mb=cfg.get("memory_budget_mb", 512.0),
+        )
+
+
+def compute_importance(
+    model: torch.nn.Module, arrays: dict[str, np.ndarray], cfg: ImportanceConfig, progress: bool = True
+) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+    """(pixel_latent arrays for ``pixel_latent.npz``, the ``latent_by_class`` table)."""
+    x, y = arrays["x_test"], arrays["y_test"]
+    classes = [str(c) for c in arrays["classes"]]
+    pixel = pixel_latent_importance(
+        model.encoder, x, cfg.n_permutations, cfg.metric, cfg.seed, cfg.memory_budget_mb, progress=progress
+    )
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        z = batched(model.encoder, torch.as_tensor(x, device=device), 8192).cpu().numpy()
+    direction = regression_direction(x, z, cfg.direction_rule, cfg.alpha, cfg.min_abs_r)
+    latent = latent_importance_by_class(
+        model.encoder, model.decoder, x, y, len(classes), cfg.n_permutations, cfg.latent_against, cfg.seed,
+        cfg.memory_budget_mb, progress=progress,
+    )
+    pixel_arrays = {
+        "importance": pixel.importance,
+        "std": pixel.std,
+        "per_permutation": pixel.per_permutation,
+        "slope": direction.slope,
+        "r": direction.r,
+        "sign": direction.sign,
+        "signed": direction.sign * pixel.importance,
+        "image_shape": np.array(x.shape[1:], dtype=np.int64),
+        "image_origin": np.array(str(arrays["image_origin"])),
+        "metric": np.array(cfg.metric),
+        "direction_rule": np.array(cfg.direction_rule),
+        "latent_std": z.std(axis=0),
+    }
+    return pixel_arrays, latent_table(latent.importance, latent.std, classes)
+
+
+def latent_table(importance: np.ndarray, std: np.ndarray, classes: list[str]) -> pd.DataFrame:
+    """Tidy table: one row per (class, dim); rank 1 = most important dim of the class."""
+    rows = []
+    for c, name in enumerate(classes):
+        order = np.argsort(-importance[c], kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(1, len(order) + 1)
+        for d in range(importance.shape[1]):
+            rows.append({"class": name, "dim": d + 1, "importance": importance[c, d], "std": std[c, d],
+                         "rank": int(rank[d])})
+    return pd.DataFrame(rows)
+
+
+def summary_markdown(experiment: str, table: pd.DataFrame, pixel: dict[str, np.ndarray], top: int = 3) -> str:
+    """Top dims per class, dims shared across classes, unused dims."""
+    lines = [f"# {experiment}: permutation importance summary", ""]
+    n_dims = int(table["dim"].max())
+    lines += [f"Latent dimensions are numbered 1-{n_dims}. Importance metric: {pixel['metric']}; "
+              f"direction rule: {pixel['direction_rule']}.", "", f"## Top {top} dimensions per class", "",
+              "| class | " + " | ".join(f"#{k}" for k in range(1, top + 1)) + " |",
+              "|---|" + "---|" * top]
+    tops: dict[str, list[int]] = {}
+    for name, group in table.groupby("class", sort=False):
+        best = group.sort_values("rank").head(top)
+        tops[str(name)] = best["dim"].tolist()
+        cells = [f"{d} ({v:.3g})" for d, v in zip(best["dim"], best["importance"])]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    counts: dict[int, list[str]] = {}
+    for name, dims in tops.items():
+        for d in dims:
+            counts.setdefault(d, []).append(name)
+    shared = {d: names for d, names in counts.items() if len(names) > 1}
+    lines += ["", f"## Dimensions in the top {top} of several classes", ""]
+    lines += [f"- dim {d}: {', '.join(names)}" for d, names in sorted(shared.items(), key=lambda kv: -len(kv[1]))]
+    if not shared:
+        lines.append("- none")
+    dead = np.nonzero(pixel["latent_std"] == 0)[0] + 1
+    unused = sorted(set(table.groupby("dim")["importance"].max().loc[lambda s: s <= 0].index) | set(dead.tolist()))
+    lines += ["", "## Unused dimensions", ""]
+    lines.append(
+        f"- {', '.join(map(str, unused))}: constant over the test set or of zero importance for every class"
+        if unused else "- none: every dimension matters for some class"
+    )
+    pixel_total = pixel["importance"].sum(axis=1)
+    never = int((pixel_total == 0).sum())
+    lines += ["", "## Input features", "",
+              f"- {never} of {len(pixel_total)} input features change no latent value when permuted "
+              "(constant over the test set, e.g. image borders)."]
+    return "\n".join(lines) + "\n"

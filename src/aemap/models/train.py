@@ -1,0 +1,292 @@
+"""Deterministic, fast training on in-memory tensors.
+
+No DataLoader: the whole dataset is one tensor on the device; each epoch takes
+one shuffled copy (and, for denoising, one noise draw) and then slices
+contiguous mini-batches out of it, so a step costs only the model's work.
+Fused Adam updates every parameter in one kernel. Seeds fix the weight
+initialisation, the shuffling and the noise, so on the CPU two runs with the
+same thread count give byte-identical weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from aemap.models.factory import ModelConfigError, build_model, n_parameters
+from aemap.models.networks import DenseAutoencoder
+
+log = logging.getLogger(__name__)
+
+# Seeds of the independent random streams, offset from the experiment's seed.
+_SHUFFLE, _NOISE, _TEST_NOISE = 1, 2, 3
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Config ``experiments.<name>.train`` (the optimiser is Adam, as in both papers)."""
+
+    epochs: int
+    batch_size: int
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    loss: str = "bce"
+    shuffle: bool = True
+    noise: float = 0.0
+    seed: int = 0
+    eval_batch_size: int = 4096
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any], key: str = "train") -> TrainConfig:
+        cfg = dict(cfg)
+        optimizer = dict(cfg.pop("optimizer", {}))
+        if optimizer.pop("name", "adam") != "adam":
+            raise ModelConfigError(f"{key}.optimizer.name: only 'adam' is implemented")
+        cfg.pop("threads", None)  # a resource, read by the workflow
+        values = {**cfg, **optimizer}
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ModelConfigError(f"{key}: unknown key(s) {sorted(unknown)}")
+        if "betas" in values:
+            values["betas"] = tuple(values["betas"])
+        return cls(**values)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto``: CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("compute.device is 'cuda' but no CUDA device is available")
+    return device
+
+
+def corrupt(x: torch.Tensor, kappa: float, generator: torch.Generator) -> torch.Tensor:
+    """Arumugam & Kiran Eq. 9: clip(x + kappa * N(0, 1), 0, 1); ``x`` itself when kappa = 0."""
+    if kappa == 0:
+        return x
+    noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    return (x + kappa * noise).clamp_(0.0, 1.0)
+
+
+def _generator(seed: int, device: torch.device) -> torch.Generator:
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def _reconstruction_loss(model: nn.Module, loss: str) -> Callable[[torch.Tensor, torch.Tensor, str], torch.Tensor]:
+    """loss(inputs, targets, reduction). Sigmoid + BCE is computed from logits (stable, one op)."""
+    if loss not in ("bce", "mse"):
+        raise ModelConfigError(f"train.loss: {loss!r} is not a reconstruction loss (bce, mse)")
+    if loss == "bce" and isinstance(model, DenseAutoencoder) and model.output_activation == "sigmoid":
+        encoder, logits = model.encoder, model.decoder_logits
+
+        def bce_logits(x: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+            return F.binary_cross_entropy_with_logits(logits(encoder(x)), target.flatten(1), reduction=reduction)
+
+        return bce_logits
+    fn = F.binary_cross_entropy if loss == "bce" else F.mse_loss
+    return lambda x, target, reduction="mean": fn(model(x), target, reduction=reduction)
+
+
+@dataclass
+class TrainResult:
+    history: list[dict[str, float]]
+    metrics: dict[str, Any]
+
+
+def _epochs(n: int, name: str, progress: bool):
+    return tqdm(range(n), desc=f"train {name}", unit="epoch", disable=not progress, mininterval=1.0)
+
+
+@torch.no_grad()
+def evaluate_reconstruction(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig) -> float:
+    """Mean per-pixel loss over the whole set, in chunks of ``eval_batch_size``."""
+    model.eval()
+    loss_fn = _reconstruction_loss(model, cfg.loss)
+    total = torch.zeros((), dtype=torch.float64, device=inputs.device)
+    for start in range(0, len(inputs), cfg.eval_batch_size):
+        sl = slice(start, start + cfg.eval_batch_size)
+        total += loss_fn(inputs[sl], targets[sl], "sum").double()
+    return float(total / targets.numel())
+
+
+def fit_autoencoder(
+    model: nn.Module,
+    x_train: np.ndarray,
+    x_test: np.ndarray,
+    cfg: TrainConfig,
+    device: torch.device,
+    name: str = "",
+    progress: bool = True,
+) -> TrainResult:
+    """Train to reconstruct clean images from (optionally noisy) inputs."""
+    model.to(device)
+    x_tr = torch.as_tensor(x_train, device=device)
+    x_te = torch.as_tensor(x_test, device=device)
+    shuffle_gen = _generator(cfg.seed + _SHUFFLE, torch.device("cpu"))
+    noise_gen = _generator(cfg.seed + _NOISE, device)
+    test_inputs = corrupt(x_te, cfg.noise, _generator(cfg.seed + _TEST_NOISE, device))
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, fused=True)
+    loss_fn = _reconstruction_loss(model, cfg.loss)
+    history: list[dict[str, float]] = []
+    n = len(x_tr)
+    start_all = time.perf_counter()
+    bar = _epochs(cfg.epochs, name, progress)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        model.train()
+        order = torch.randperm(n, generator=shuffle_gen).to(device) if cfg.shuffle else None
+        targets = x_tr[order] if order is not None else x_tr
+        inputs = corrupt(targets, cfg.noise, noise_gen)
+        running = torch.zeros((), device=device)
+        for start in range(0, n, cfg.batch_size):
+            xb, tb = inputs[start : start + cfg.batch_size], targets[start : start + cfg.batch_size]
+            loss = loss_fn(xb, tb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            running += loss.detach() * len(xb)
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": float(running / n),
+            "test_loss": evaluate_reconstruction(model, test_inputs, x_te, cfg),
+            "seconds": time.perf_counter() - t0,
+        }
+        history.append(row)
+        bar.set_postfix(train=f"{row['train_loss']:.4f}", test=f"{row['test_loss']:.4f}")
+        log.info("epoch %d/%d train_loss %.5f test_loss %.5f (%.1f s)", epoch + 1, cfg.epochs,
+                 row["train_loss"], row["test_loss"], row["seconds"])
+    wall = time.perf_counter() - start_all
+    # Final losses by a full pass in eval mode (the running train loss mixes weights of a whole epoch).
+    train_inputs = corrupt(x_tr, cfg.noise, _generator(cfg.seed + _TEST_NOISE, device))
+    metrics = {
+        "train_loss": evaluate_reconstruction(model, train_inputs, x_tr, cfg),
+        "test_loss": evaluate_reconstruction(model, test_inputs, x_te, cfg),
+        "loss": cfg.loss,
+        "wall_seconds": wall,
+        "seconds_per_epoch": wall / max(cfg.epochs, 1),
+    }
+    if cfg.noise > 0:
+        metrics["test_loss_clean_input"] = evaluate_reconstruction(model, x_te, x_te, cfg)
+    return TrainResult(history, metrics)
+
+
+@torch.no_grad()
+def evaluate_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) over the whole set."""
+    model.eval()
+    total, correct = torch.zeros((), dtype=torch.float64, device=x.device), torch.zeros((), device=x.device)
+    for start in range(0, len(x), batch):
+        logits = model(x[start : start + batch])
+        target = y[start : start + batch]
+        total += F.cross_entropy(logits, target, reduction="sum").double()
+        correct += (logits.argmax(1) == target).sum()
+    return float(total / len(x)), float(correct / len(x))
+
+
+def fit_classifier(
+    model: nn.Module,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    cfg: TrainConfig,
+    device: torch.device,
+    name: str = "",
+    progress: bool = True,
+) -> TrainResult:
+    """Train a classifier with cross-entropy on clean images."""
+    if cfg.loss != "cross_entropy":
+        raise ModelConfigError(f"train.loss: a classifier trains with 'cross_entropy', not {cfg.loss!r}")
+    model.to(device)
+    x_tr, y_tr = torch.as_tensor(x_train, device=device), torch.as_tensor(y_train, device=device)
+    x_te, y_te = torch.as_tensor(x_test, device=device), torch.as_tensor(y_test, device=device)
+    shuffle_gen = _generator(cfg.seed + _SHUFFLE, torch.device("cpu"))
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, fused=True)
+    history: list[dict[str, float]] = []
+    n = len(x_tr)
+    start_all = time.perf_counter()
+    bar = _epochs(cfg.epochs, name, progress)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        model.train()
+        order = torch.randperm(n, generator=shuffle_gen).to(device) if cfg.shuffle else torch.arange(n, device=device)
+        xs, ys = x_tr[order], y_tr[order]
+        running = torch.zeros((), device=device)
+        for start in range(0, n, cfg.batch_size):
+            xb, yb = xs[start : start + cfg.batch_size], ys[start : start + cfg.batch_size]
+            loss = F.cross_entropy(model(xb), yb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            running += loss.detach() * len(xb)
+        test_loss, test_acc = evaluate_classifier(model, x_te, y_te, cfg.eval_batch_size)
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": float(running / n),
+            "test_loss": test_loss,
+            "test_accuracy": test_acc,
+            "seconds": time.perf_counter() - t0,
+        }
+        history.append(row)
+        bar.set_postfix(loss=f"{row['train_loss']:.4f}", acc=f"{test_acc:.4f}")
+        log.info("epoch %d/%d train_loss %.5f test_loss %.5f test_accuracy %.4f (%.1f s)", epoch + 1,
+                 cfg.epochs, row["train_loss"], test_loss, test_acc, row["seconds"])
+    wall = time.perf_counter() - start_all
+    train_loss, train_acc = evaluate_classifier(model, x_tr, y_tr, cfg.eval_batch_size)
+    test_loss, test_acc = evaluate_classifier(model, x_te, y_te, cfg.eval_batch_size)
+    metrics = {
+        "train_loss": train_loss,
+        "test_loss": test_loss,
+        "train_accuracy": train_acc,
+        "test_accuracy": test_acc,
+        "loss": cfg.loss,
+        "wall_seconds": wall,
+        "seconds_per_epoch": wall / max(cfg.epochs, 1),
+    }
+    return TrainResult(history, metrics)
+
+
+def train_experiment(
+    name: str,
+    experiment: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    device: torch.device,
+    progress: bool = True,
+) -> tuple[nn.Module, TrainResult]:
+    """Build and train the model of config ``experiments.<name>`` on its prepared arrays."""
+    key = f"experiments.{name}"
+    cfg = TrainConfig.from_config(experiment["train"], f"{key}.train")
+    torch.manual_seed(cfg.seed)  # the weight initialisation
+    if device.type == "cuda":
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+    spec = experiment["model"]
+    input_shape = tuple(arrays["x_train"].shape[1:])
+    model = build_model(spec, input_shape, len(arrays["classes"]), key=f"{key}.model")
+    if spec["family"] == "cnn":
+        result = fit_classifier(model, arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
+                                cfg, device, name, progress)
+    else:
+        result = fit_autoencoder(model, arrays["x_train"], arrays["x_test"], cfg, device, name, progress)
+    result.metrics.update(
+        epochs=cfg.epochs,
+        device=str(device),
+        threads=torch.get_num_threads(),
+        n_parameters=n_parameters(model),
+        n_train=int(len(arrays["x_train"])),
+        n_test=int(len(arrays["x_test"])),
+    )
+    return model.cpu(), result

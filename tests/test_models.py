@@ -1,0 +1,199 @@
+"""Model families from config, the deterministic trainer, checkpoints."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from torch import nn
+
+from aemap.models import ConvClassifier, DenseAutoencoder, ModelConfigError, build_model, load_checkpoint, save_checkpoint
+from aemap.models.factory import n_parameters
+from aemap.models.train import TrainConfig, corrupt, fit_autoencoder, resolve_device, train_experiment
+
+from .conftest import REPO
+
+CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def dense_params(widths):
+    """Parameters of a chain of Linear layers: weights a*b plus biases b."""
+    return sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+
+
+def linear_shapes(module: nn.Module):
+    return [(m.in_features, m.out_features) for m in module.modules() if isinstance(m, nn.Linear)]
+
+
+def test_arumugam_dae_architecture_from_config():
+    model = build_model(CONFIG["experiments"]["arumugam_dae"]["model"], (28, 28), 10)
+    assert isinstance(model, DenseAutoencoder)
+    assert linear_shapes(model.encoder) == [(784, 128), (128, 32)]
+    assert linear_shapes(model.decoder) == [(32, 128), (128, 784)]
+    assert n_parameters(model) == dense_params([784, 128, 32, 128, 784]) == 209_968
+    x = torch.rand(5, 28, 28)
+    z = model.encoder(x)
+    assert z.shape == (5, 32) and (z >= 0).all()  # ReLU code layer
+    out = model.decoder(z)
+    assert out.shape == (5, 28, 28) and (out > 0).all() and (out < 1).all()  # sigmoid output
+    torch.testing.assert_close(torch.sigmoid(model.decoder_logits(z)).view(5, 28, 28), out)
+
+
+@pytest.mark.parametrize(
+    ("experiment", "shape", "widths"),
+    [
+        ("inglis_mnist01", (28, 28), [784, 12, 784]),
+        ("inglis_emnist", (28, 28), [784, 32, 784]),
+        ("inglis_fmnist", (28, 28), [784, 32, 784]),
+        ("inglis_audiomnist", (32, 32), [1024, 512, 450, 384, 256, 192, 128, 96, 64, 32,
+                                         64, 96, 128, 192, 256, 384, 450, 512, 1024]),
+        ("inglis_fsdd", (32, 32), [1024, 512, 450, 384, 256, 192, 128, 96, 64, 32,
+                                   64, 96, 128, 192, 256, 384, 450, 512, 1024]),
+    ],
+)
+def test_inglis_architectures_from_config(experiment, shape, widths):
+    model = build_model(CONFIG["experiments"][experiment]["model"], shape, 10)
+    shapes = linear_shapes(model)
+    assert [a for a, _ in shapes] + [shapes[-1][1]] == widths
+    assert n_parameters(model) == dense_params(widths)
+
+
+def test_arumugam_cnn_is_table_3():
+    model = build_model(CONFIG["experiments"]["arumugam_cnn"]["model"], (28, 28), 10)
+    assert isinstance(model, ConvClassifier)
+    assert model.flat_features == 576  # 3 x 3 x 64 after three 2x2 pools: 28 -> 14 -> 7 -> 3
+    convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size) for c in convs] == [(1, 32, (3, 3)), (32, 64, (3, 3)), (64, 64, (3, 3))]
+    assert linear_shapes(model.classifier) == [(576, 128), (128, 10)]
+    # conv: 9*in*out + out each; dense 576-128-10.
+    assert n_parameters(model) == (9 * 32 + 32) + (9 * 32 * 64 + 64) + (9 * 64 * 64 + 64) + dense_params([576, 128, 10])
+    assert model(torch.rand(7, 28, 28)).shape == (7, 10)
+    assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"family": "dense_ae", "encoder": []}, r"model\.encoder: empty layer list"),
+        ({"family": "dense_ae", "encoder": [1000]}, r"latent size 1000 is larger than the input \(784"),
+        ({"family": "dense_ae", "encoder": [16], "activation": "swishy"}, r"unknown activation 'swishy'"),
+        ({"family": "cnn", "channels": []}, r"model\.channels: empty layer list"),
+        ({"family": "cnn", "channels": [8, 8, 8, 8, 8]}, r"shrink a \(28, 28\) input to nothing"),
+        ({"family": "transformer"}, r"model\.family: unknown model family 'transformer'"),
+    ],
+)
+def test_config_errors_are_clear(spec, message):
+    with pytest.raises(ModelConfigError, match=message):
+        build_model(spec, (28, 28), 10)
+
+
+def test_train_config_rejects_unknown_keys():
+    with pytest.raises(ModelConfigError, match=r"train: unknown key\(s\) \['epoch'\]"):
+        TrainConfig.from_config({"epoch": 3, "batch_size": 2})
+    with pytest.raises(ModelConfigError, match="only 'adam'"):
+        TrainConfig.from_config({"epochs": 3, "batch_size": 2, "optimizer": {"name": "sgd"}})
+
+
+def test_corrupt_is_clipped_seeded_and_identity_at_zero():
+    x = torch.rand(50, 4, 4)
+    assert corrupt(x, 0.0, torch.Generator().manual_seed(0)) is x
+    a = corrupt(x, 0.5, torch.Generator().manual_seed(3))
+    b = corrupt(x, 0.5, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b) and a.min() >= 0 and a.max() <= 1 and not torch.equal(a, x)
+    # Away from the clip bounds the noise is kappa * N(0, 1).
+    mid = torch.full((20000,), 0.5)
+    d = corrupt(mid, 0.01, torch.Generator().manual_seed(1)) - mid
+    assert abs(d.std().item() - 0.01) < 5e-4
+
+
+def _stripes(n=256, seed=0):
+    """Images that are one of four stripe patterns at random intensity: easy to compress."""
+    rng = np.random.default_rng(seed)
+    patterns = np.zeros((4, 8, 8), np.float32)
+    for k in range(4):
+        patterns[k, 2 * k : 2 * k + 2, :] = 1.0
+    y = rng.integers(0, 4, n)
+    x = patterns[y] * rng.uniform(0.5, 1.0, (n, 1, 1)).astype(np.float32)
+    return {"x_train": x, "y_train": y, "x_test": x[:64], "y_test": y[:64], "classes": np.array(list("abcd"))}
+
+
+EXPERIMENT = {
+    "model": {"family": "dense_ae", "encoder": [16, 4]},
+    "train": {"epochs": 12, "batch_size": 16, "loss": "bce", "noise": 0.1, "seed": 7},
+}
+
+
+def test_tiny_training_reduces_the_loss():
+    _, result = train_experiment("tiny", EXPERIMENT, _stripes(), torch.device("cpu"), progress=False)
+    losses = [row["test_loss"] for row in result.history]
+    assert losses[-1] < 0.6 * losses[0]
+    assert result.metrics["epochs"] == 12 and result.metrics["n_parameters"] == dense_params([64, 16, 4, 16, 64])
+    assert result.metrics["test_loss"] == pytest.approx(losses[-1])
+    assert "test_loss_clean_input" in result.metrics  # a denoising run also reports clean inputs
+
+
+def test_training_is_byte_identical_on_cpu(tmp_path):
+    paths = []
+    for run in range(2):
+        model, _ = train_experiment("tiny", EXPERIMENT, _stripes(), torch.device("cpu"), progress=False)
+        paths.append(tmp_path / f"{run}.pt")
+        save_checkpoint(paths[-1], model, model_spec=EXPERIMENT["model"], input_shape=[8, 8], n_classes=4)
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    other = dict(EXPERIMENT, train={**EXPERIMENT["train"], "seed": 8})
+    model, _ = train_experiment("tiny", other, _stripes(), torch.device("cpu"), progress=False)
+    save_checkpoint(tmp_path / "other.pt", model, model_spec=EXPERIMENT["model"], input_shape=[8, 8], n_classes=4)
+    assert (tmp_path / "other.pt").read_bytes() != paths[0].read_bytes()
+
+
+def test_checkpoint_loads_back_to_the_same_outputs(tmp_path):
+    model, _ = train_experiment("tiny", EXPERIMENT, _stripes(), torch.device("cpu"), progress=False)
+    save_checkpoint(tmp_path / "m.pt", model, model_spec=EXPERIMENT["model"], input_shape=[8, 8], n_classes=4,
+                    experiment="tiny")
+    loaded, ckpt = load_checkpoint(tmp_path / "m.pt")
+    x = torch.as_tensor(_stripes()["x_test"])
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x)) and torch.equal(loaded.encoder(x), model.encoder(x))
+    assert ckpt["experiment"] == "tiny" and not loaded.training
+
+
+def test_classifier_learns_a_separable_problem():
+    exp = {"model": {"family": "cnn", "channels": [4], "hidden": [8]},
+           "train": {"epochs": 15, "batch_size": 32, "loss": "cross_entropy", "seed": 0}}
+    model, result = train_experiment("cls", exp, _stripes(), torch.device("cpu"), progress=False)
+    assert result.metrics["test_accuracy"] == 1.0
+    assert {"test_accuracy", "train_accuracy"} <= set(result.metrics) and "test_accuracy" in result.history[-1]
+
+
+def test_wrong_loss_for_the_family():
+    exp = {"model": {"family": "cnn", "channels": [4]}, "train": {"epochs": 1, "batch_size": 8, "loss": "bce", "seed": 0}}
+    with pytest.raises(ModelConfigError, match="cross_entropy"):
+        train_experiment("cls", exp, _stripes(), torch.device("cpu"), progress=False)
+
+
+def test_unshuffled_full_batch_step_matches_a_plain_loop():
+    # One full-batch epoch without shuffling or noise equals one hand-written Adam step.
+    data = _stripes(32)
+    cfg = TrainConfig(epochs=1, batch_size=32, shuffle=False, seed=0)
+    torch.manual_seed(0)
+    model = build_model({"family": "dense_ae", "encoder": [4]}, (8, 8), 4)
+    reference = build_model({"family": "dense_ae", "encoder": [4]}, (8, 8), 4)
+    reference.load_state_dict(model.state_dict())
+    fit_autoencoder(model, data["x_train"], data["x_test"], cfg, torch.device("cpu"), progress=False)
+    opt = torch.optim.Adam(reference.parameters(), lr=1e-3)
+    x = torch.as_tensor(data["x_train"])
+    loss = nn.functional.binary_cross_entropy(reference(x), x)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    for a, b in zip(model.state_dict().values(), reference.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_resolve_device():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA device"):
+            resolve_device("cuda")

@@ -1,0 +1,61 @@
+# Inglis et al.: permutation importance of pixels and latent dimensions.
+
+
+# Pixel -> latent importance with direction, and latent -> reconstruction importance per class.
+rule compute_permutation_importance:
+    input:
+        model="results/{experiment}/model.pt",
+        data=get_experiment_data,
+    output:
+        pixel="results/{experiment}/importance/pixel_latent.npz",
+        latent="results/{experiment}/importance/latent_by_class.csv",
+    log:
+        "logs/compute_permutation_importance/{experiment}.log",
+    benchmark:
+        "benchmarks/compute_permutation_importance/{experiment}.tsv"
+    conda:
+        CONDA_ENV
+    threads: config["compute"]["max_threads"]
+    resources:
+        gpu=GPU_PER_TRAINING_JOB,
+    params:
+        importance=config["importance"],
+        device=config["compute"]["device"],
+    script:
+        "../scripts/compute_permutation_importance.py"
+
+
+# Top dimensions per class, dimensions shared across classes, unused dimensions.
+rule summarise_importance:
+    input:
+        pixel="results/{experiment}/importance/pixel_latent.npz",
+        latent="results/{experiment}/importance/latent_by_class.csv",
+    output:
+        md="results/{experiment}/importance/summary.md",
+    log:
+        "logs/summarise_importance/{experiment}.log",
+    benchmark:
+        "benchmarks/summarise_importance/{experiment}.tsv"
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/summarise_importance.py"
+
+
+# 2-D UMAP of the test encodings (Inglis et al. Fig. 11).
+rule embed_latent_umap:
+    input:
+        model="results/{experiment}/model.pt",
+        data=get_experiment_data,
+    output:
+        npz="results/{experiment}/importance/umap.npz",
+    log:
+        "logs/embed_latent_umap/{experiment}.log",
+    benchmark:
+        "benchmarks/embed_latent_umap/{experiment}.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        umap=config["importance"]["umap"],
+    script:
+        "../scripts/embed_latent_umap.py"

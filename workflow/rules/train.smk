@@ -1,0 +1,118 @@
+# Training: one model per experiment, its curves and its reconstructions.
+
+
+# Train one experiment's model on its prepared dataset (on the GPU when there is one).
+rule train_model:
+    input:
+        data=get_experiment_data,
+    output:
+        model="results/{experiment}/model.pt",
+        history="results/{experiment}/history.csv",
+        metrics="results/{experiment}/metrics.json",
+    log:
+        "logs/train_model/{experiment}.log",
+    benchmark:
+        "benchmarks/train_model/{experiment}.tsv"
+    conda:
+        CONDA_ENV
+    threads: get_train_threads
+    resources:
+        gpu=GPU_PER_TRAINING_JOB,
+    params:
+        model=lambda w: config["experiments"][w.experiment]["model"],
+        train=lambda w: config["experiments"][w.experiment]["train"],
+        device=config["compute"]["device"],
+    script:
+        "../scripts/train_model.py"
+
+
+# A few test images per class through the trained autoencoder, for the figures.
+rule reconstruct_examples:
+    input:
+        model="results/{experiment}/model.pt",
+        data=get_experiment_data,
+    output:
+        npz="results/{experiment}/reconstructions.npz",
+    log:
+        "logs/reconstruct_examples/{experiment}.log",
+    benchmark:
+        "benchmarks/reconstruct_examples/{experiment}.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        per_class=config["figures"]["reconstructions_per_class"],
+        noise=lambda w: config["experiments"][w.experiment]["train"]["noise"],
+        seed=lambda w: config["experiments"][w.experiment]["train"]["seed"],
+    script:
+        "../scripts/reconstruct_examples.py"
+
+
+# Train and test loss per epoch (and accuracy for classifiers), beside the paper's values.
+rule plot_training_curves:
+    input:
+        history="results/{experiment}/history.csv",
+    output:
+        png=report(
+            "results/figures/{experiment}/training_curves.png",
+            caption="../report/training_curves.rst",
+            category="Training",
+            subcategory="{experiment}",
+        ),
+    log:
+        "logs/plot_training_curves/{experiment}.log",
+    benchmark:
+        "benchmarks/plot_training_curves/{experiment}.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        reported=lambda w: config["experiments"][w.experiment].get("reported", {}),
+        loss=lambda w: config["experiments"][w.experiment]["train"]["loss"],
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_training_curves.py"
+
+
+# Originals above reconstructions (Inglis Figs. 5, 7, 10; Arumugam Fig. 6).
+rule plot_reconstructions:
+    input:
+        npz="results/{experiment}/reconstructions.npz",
+    output:
+        png=report(
+            "results/figures/{experiment}/reconstructions.png",
+            caption="../report/reconstructions.rst",
+            category="Training",
+            subcategory="{experiment}",
+        ),
+    log:
+        "logs/plot_reconstructions/{experiment}.log",
+    benchmark:
+        "benchmarks/plot_reconstructions/{experiment}.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_reconstructions.py"
+
+
+# Clean vs noisy training inputs of a denoising autoencoder (Arumugam Fig. 5).
+rule plot_fig5_noisy_inputs:
+    input:
+        npz="results/{experiment}/reconstructions.npz",
+    output:
+        png=report(
+            "results/figures/{experiment}/noisy_inputs.png",
+            caption="../report/noisy_inputs.rst",
+            category="Training",
+            subcategory="{experiment}",
+        ),
+    log:
+        "logs/plot_fig5_noisy_inputs/{experiment}.log",
+    benchmark:
+        "benchmarks/plot_fig5_noisy_inputs/{experiment}.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_noisy_inputs.py"
