@@ -22,6 +22,7 @@ rule plot_fig4_importance:
         CONDA_ENV
     params:
         top_k=config["importance"]["top_k"],
+        filter_unused=config["importance"]["filter_unused"],
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_importance.py"

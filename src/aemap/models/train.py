@@ -73,12 +73,20 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
-def corrupt(x: torch.Tensor, kappa: float, generator: torch.Generator) -> torch.Tensor:
-    """Arumugam & Kiran Eq. 9: clip(x + kappa * N(0, 1), 0, 1); ``x`` itself when kappa = 0."""
+def corrupt(
+    x: torch.Tensor, kappa: float, generator: torch.Generator, out: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Arumugam & Kiran Eq. 9: clip(x + kappa * N(0, 1), 0, 1); ``x`` itself when kappa = 0.
+
+    Works in place on the noise (into ``out`` if given): an expression with
+    temporaries costs ~10x more on a 60,000-image epoch.
+    """
     if kappa == 0:
         return x
-    noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-    return (x + kappa * noise).clamp_(0.0, 1.0)
+    if out is None:
+        out = torch.empty_like(x)
+    torch.randn(x.shape, generator=generator, out=out)
+    return out.mul_(kappa).add_(x).clamp_(0.0, 1.0)
 
 
 def _generator(seed: int, device: torch.device) -> torch.Generator:
@@ -144,12 +152,15 @@ def fit_autoencoder(
     n = len(x_tr)
     start_all = time.perf_counter()
     bar = _epochs(cfg.epochs, name, progress)
+    # One shuffled copy and one noisy copy per epoch, in buffers reused every epoch.
+    targets = torch.empty_like(x_tr) if cfg.shuffle else x_tr
+    noisy = torch.empty_like(x_tr) if cfg.noise > 0 else None
     for epoch in bar:
         t0 = time.perf_counter()
         model.train()
-        order = torch.randperm(n, generator=shuffle_gen).to(device) if cfg.shuffle else None
-        targets = x_tr[order] if order is not None else x_tr
-        inputs = corrupt(targets, cfg.noise, noise_gen)
+        if cfg.shuffle:
+            torch.index_select(x_tr, 0, torch.randperm(n, generator=shuffle_gen).to(device), out=targets)
+        inputs = corrupt(targets, cfg.noise, noise_gen, out=noisy)
         running = torch.zeros((), device=device)
         for start in range(0, n, cfg.batch_size):
             xb, tb = inputs[start : start + cfg.batch_size], targets[start : start + cfg.batch_size]

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 import pandas as pd
-from matplotlib import colors
+from matplotlib import colors, ticker
 
 from aemap.plots.style import new_figure, save_figure
 
@@ -21,12 +21,18 @@ def plot_class_importance(
     class_name: str,
     path: str | os.PathLike[str],
     top_k: int = 10,
+    filter_unused: bool = True,
     title: str = "",
     dpi: int = 150,
 ) -> None:
     """Bar chart of the class's most important latent dims (sorted, with the
-    spread over permutations) beside the signed pixel heatmaps of those dims."""
-    rows = table[table["class"] == class_name].sort_values("rank").head(top_k)
+    spread over permutations) beside the signed pixel heatmaps of those dims.
+    ``filter_unused`` leaves out dims of zero importance for the class (``aim``'s
+    "Filter Empty Dimensions")."""
+    rows = table[table["class"] == class_name].sort_values("rank")
+    if filter_unused:
+        rows = rows[rows["importance"] > 0]
+    rows = rows.head(top_k)
     dims = rows["dim"].to_numpy()
     shape = tuple(int(s) for s in pixel["image_shape"])
     origin = str(pixel["image_origin"])
@@ -42,6 +48,8 @@ def plot_class_importance(
     bar_ax.barh(positions, rows["importance"], xerr=rows["std"], color="0.35", ecolor="0.6", capsize=2)
     bar_ax.set_yticks(positions, [f"dim {d}" for d in dims])
     bar_ax.set_xlabel("latent importance (reconstruction)")
+    bar_ax.xaxis.set_major_locator(ticker.MaxNLocator(3))
+    bar_ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%.2g"))
     bar_ax.grid(axis="x", alpha=0.3)
     bar_ax.set_title(f"top {len(dims)} dims for {class_name}")
     grid = outer[1].subgridspec(n_rows, n_cols)
