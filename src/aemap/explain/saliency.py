@@ -38,9 +38,13 @@ def _layers(encoder: nn.Module) -> list[nn.Module]:
 
 
 class ComplexEncoder:
-    """The encoder's layers with weights converted to complex128 once.
+    """The encoder on complex input, carried as (real, imaginary) float64 pairs.
 
-    Linear layers act on complex input; ReLU gates on the real part (Eq. 6).
+    With real weights a Linear layer maps real and imaginary parts separately,
+    and Eq. 6's ReLU gates both by the real part, so these layers need no
+    complex products: two real ones, and the real part may be shared (shape
+    broadcast) by every perturbed copy of an image. Sigmoid and tanh use true
+    complex arithmetic.
     """
 
     def __init__(self, layers: Sequence[nn.Module]):
@@ -49,42 +53,42 @@ class ComplexEncoder:
             if isinstance(m, nn.Flatten):
                 self.steps.append(("flatten", m.start_dim))
             elif isinstance(m, nn.Linear):
-                bias = m.bias.detach().to(torch.complex128) if m.bias is not None else None
-                self.steps.append(("linear", (m.weight.detach().to(torch.complex128).t().contiguous(), bias)))
+                bias = m.bias.detach().double() if m.bias is not None else None
+                self.steps.append(("linear", (m.weight.detach().double().t().contiguous(), bias)))
             elif isinstance(m, nn.ReLU):
                 self.steps.append(("relu", None))
             elif type(m) in _ELEMENTWISE:
                 self.steps.append(("map", _ELEMENTWISE[type(m)]))
 
-    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+    def __call__(self, real: torch.Tensor, imag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         for kind, arg in self.steps:
             if kind == "flatten":
-                z = z.reshape(*z.shape[:arg], -1)
+                real, imag = real.flatten(arg), imag.flatten(arg)
             elif kind == "linear":
                 weight_t, bias = arg
-                z = z @ weight_t if bias is None else torch.addmm(bias, z.reshape(-1, z.shape[-1]), weight_t).reshape(
-                    *z.shape[:-1], -1)
+                real = real @ weight_t if bias is None else real @ weight_t + bias
+                imag = imag @ weight_t
             elif kind == "relu":
-                z = z * (z.real > 0)
+                gate = real > 0
+                real, imag = real * gate, imag * gate
             else:
-                z = arg(z)
-        return z
+                z = arg(torch.complex(*torch.broadcast_tensors(real, imag)))
+                real, imag = z.real, z.imag
+        return real, imag
 
 
 @torch.no_grad()
 def csda_jacobian_loop(encoder: nn.Module, x: np.ndarray | torch.Tensor, h: float = 1e-16) -> torch.Tensor:
-    """The paper's procedure: one complex forward pass per pixel (per image). (B, latent, pixels)."""
+    """The paper's procedure: one complex forward pass per pixel (all images of
+    ``x`` at once, pixel by pixel). (B, latent, pixels)."""
     forward = ComplexEncoder(_layers(encoder))
     x = torch.as_tensor(x, dtype=torch.float64).reshape(len(x), -1)
-    out = []
-    for image in x:
-        columns = []
-        for k in range(len(image)):
-            z = image.to(torch.complex128).clone()
-            z[k] += 1j * h
-            columns.append(forward(z[None]).imag[0] / h)
-        out.append(torch.stack(columns, dim=1))
-    return torch.stack(out)
+    columns = []
+    for k in range(x.shape[1]):
+        imag = torch.zeros_like(x)
+        imag[:, k] = h  # x + i h e_k
+        columns.append(forward(x, imag)[1] / h)
+    return torch.stack(columns, dim=2)
 
 
 @torch.no_grad()
@@ -105,13 +109,12 @@ def csda_jacobian(
         if first is not None:
             w = first.weight.detach().double()
             real = xb @ w.t() + (first.bias.detach().double() if first.bias is not None else 0)
-            # (B, pixels, hidden): real part shared by all pixels, imaginary part h W[:, k].
-            z = torch.complex(real[:, None, :].expand(-1, n_pixels, -1), (h * w.t())[None].expand(len(xb), -1, -1))
-            z = rest(z)
+            # Every pixel's copy shares the real part (B, 1, hidden); its imaginary part is h W[:, k].
+            _, imag = rest(real[:, None, :], (h * w.t())[None].expand(len(xb), -1, -1))
         else:
             eye = torch.eye(n_pixels, dtype=torch.float64)
-            z = rest(torch.complex(xb[:, None, :].expand(-1, n_pixels, -1), h * eye[None].expand(len(xb), -1, -1)))
-        out.append((z.imag / h).transpose(1, 2))
+            _, imag = rest(xb[:, None, :], h * eye[None].expand(len(xb), -1, -1))
+        out.append((imag / h).transpose(1, 2))
     return torch.cat(out)
 
 
