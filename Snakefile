@@ -19,6 +19,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/audio.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/importance.smk"
+include: "workflow/rules/saliency.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -60,6 +60,7 @@ def test_dry_run_shows_the_data_stage_of_every_dataset(tmp_path):
     assert stats["train_model"] == "7"  # every experiment of the papers
     assert stats["plot_reconstructions"] == "6" and stats["plot_fig5_noisy_inputs"] == "1"
     assert stats["compute_permutation_importance"] == "5" and stats["plot_fig4_importance"] == "5"
+    assert stats["compute_saliency_maps"] == "1" and stats["plot_fig7_saliency"] == "1"
     for target in ("mnist", "mnist01", "emnist_vowels", "fashion_mnist", "audiomnist", "fsdd"):
         assert f"results/prepared/{target}.npz" in out
 
@@ -223,6 +224,15 @@ def test_smoke_permutation_importance_outputs(smoke_run, experiment):
     figures = sorted((work / "results" / "figures" / experiment / "importance").glob("*.png"))
     assert len(figures) == len(data["classes"])  # one figure for every class
     assert (work / "results" / "figures" / experiment / "umap.png").stat().st_size > 5000
+
+
+def test_smoke_saliency_outputs(smoke_run):
+    work, _ = smoke_run
+    maps = load_npz(work / "results/arumugam_dae/saliency/maps.npz")
+    assert maps["maps"].shape == (40, 28, 28) and maps["mean_map"].shape == (28, 28)  # tests/smoke.yaml: 40 images
+    assert (maps["maps"] >= 0).all() and maps["maps"].max() > 0
+    assert float(maps["csda_vs_autograd_rel"]) <= 1e-10  # the complex step agrees with autograd
+    assert (work / "results/figures/arumugam_dae/saliency.png").stat().st_size > 10_000
 
 
 def test_smoke_rerun_is_byte_identical(smoke_run):

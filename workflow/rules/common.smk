@@ -129,6 +129,8 @@ def get_final_outputs():
             targets.append(f"results/{exp}/importance/summary.md")
             targets.append(f"results/figures/{exp}/importance")
             targets.append(f"results/figures/{exp}/umap.png")
+        if config["experiments"][exp]["paper"] == "arumugam" and is_autoencoder(exp):
+            targets.append(f"results/figures/{exp}/saliency.png")
         if is_autoencoder(exp):
             targets.append(f"results/figures/{exp}/reconstructions.png")
             if config["experiments"][exp]["train"]["noise"] > 0:

@@ -143,3 +143,33 @@ def _float64_copy(module: nn.Module) -> nn.Module:
 def saliency_from_jacobian(jacobian: torch.Tensor) -> np.ndarray:
     """(B, pixels): the L2 norm over latent variables of each pixel's derivatives."""
     return jacobian.pow(2).sum(dim=1).sqrt().numpy()
+
+
+def saliency_maps(
+    encoder: nn.Module,
+    x: np.ndarray,
+    method: str = "autograd",
+    h: float = 1e-16,
+    images_per_pass: int = 32,
+    check_images: int = 8,
+) -> dict[str, np.ndarray]:
+    """Per-image saliency maps of ``x`` (N, H, W), their mean, and the largest
+    relative difference between the complex step and autograd on the first
+    ``check_images`` images (the cross-check is recorded with every result)."""
+    if method not in ("autograd", "csda"):
+        raise ValueError(f"saliency method must be 'autograd' or 'csda', got {method!r}")
+    encoder = encoder.cpu().eval()
+    if method == "autograd":
+        jac = autograd_jacobian(encoder, x, images_per_pass=max(images_per_pass, 64))
+    else:
+        jac = csda_jacobian(encoder, x, h=h, images_per_pass=images_per_pass)
+    maps = saliency_from_jacobian(jac).reshape(x.shape).astype(np.float32)
+    k = min(check_images, len(x))
+    other = csda_jacobian(encoder, x[:k], h=h) if method == "autograd" else autograd_jacobian(encoder, x[:k])
+    scale = float(jac[:k].abs().max()) or 1.0
+    return {
+        "maps": maps,
+        "mean_map": maps.mean(axis=0),
+        "csda_vs_autograd_rel": np.float64(float((other - jac[:k]).abs().max()) / scale),
+        "method": np.array(method),
+    }

@@ -1,0 +1,49 @@
+"""Saliency figures: contour maps with the input inset (Arumugam & Kiran Fig. 7)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from aemap.plots.style import IMAGE_CMAP, new_figure, save_figure
+
+SALIENCY_CMAP = "viridis"
+
+
+def plot_saliency_contours(
+    images: np.ndarray,
+    maps: np.ndarray,
+    labels: list[str],
+    mean_map: np.ndarray,
+    path: str | os.PathLike[str],
+    title: str = "",
+    levels: int = 10,
+    dpi: int = 150,
+) -> None:
+    """One filled-contour saliency map per example (input image inset at the
+    top-left corner), and the mean map over all images last."""
+    panels = [(f"{lab}", m, img) for lab, m, img in zip(labels, maps, images)] + [("mean", mean_map, None)]
+    n_cols = min(6, len(panels))
+    n_rows = int(np.ceil(len(panels) / n_cols))
+    fig = new_figure(2.0 * n_cols, 2.05 * n_rows + 0.4)
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    for ax, (name, saliency, image) in zip(axes.flat, panels):
+        height, width = saliency.shape
+        yy, xx = np.mgrid[0:height, 0:width]
+        ax.contourf(xx, yy, saliency, levels=levels, cmap=SALIENCY_CMAP)
+        ax.set_xlim(0, width - 1)
+        ax.set_ylim(height - 1, 0)  # image orientation: row 0 at the top
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(name if image is None else f"digit {name}")
+        if image is not None:
+            inset = ax.inset_axes((0.0, 0.68, 0.32, 0.32))
+            inset.imshow(image, cmap=IMAGE_CMAP, vmin=0, vmax=1, interpolation="nearest")
+            inset.set_xticks([])
+            inset.set_yticks([])
+    for ax in axes.flat[len(panels) :]:
+        ax.axis("off")
+    fig.suptitle(title)
+    save_figure(fig, path, dpi)

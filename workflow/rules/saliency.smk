@@ -1,0 +1,44 @@
+# Arumugam & Kiran: gradient saliency of the denoising autoencoder's encoder.
+
+
+# Per-image saliency maps (Jacobian L2 norm over latents) of test images, with the CSDA/autograd cross-check.
+rule compute_saliency_maps:
+    input:
+        model="results/{experiment}/model.pt",
+        data=get_experiment_data,
+    output:
+        npz="results/{experiment}/saliency/maps.npz",
+    log:
+        "logs/compute_saliency_maps/{experiment}.log",
+    benchmark:
+        "benchmarks/compute_saliency_maps/{experiment}.tsv"
+    conda:
+        CONDA_ENV
+    threads: config["compute"]["max_threads"]
+    params:
+        saliency=config["saliency"],
+    script:
+        "../scripts/compute_saliency_maps.py"
+
+
+# Contour saliency maps with the input inset, one per digit, and the mean map (Arumugam & Kiran Fig. 7).
+rule plot_fig7_saliency:
+    input:
+        npz="results/{experiment}/saliency/maps.npz",
+    output:
+        png=report(
+            "results/figures/{experiment}/saliency.png",
+            caption="../report/saliency.rst",
+            category="Saliency",
+            subcategory="{experiment}",
+        ),
+    log:
+        "logs/plot_fig7_saliency/{experiment}.log",
+    benchmark:
+        "benchmarks/plot_fig7_saliency/{experiment}.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_saliency.py"
