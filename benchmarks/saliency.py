@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aemap.explain.saliency import autograd_jacobian, csda_jacobian, csda_jacobian_loop
+from aemap.explain.reference import csda_jacobian_loop
+from aemap.explain.saliency import autograd_jacobian, csda_jacobian
 from aemap.io import load_npz
 from aemap.models import build_model, load_checkpoint
 

@@ -5,10 +5,10 @@ import pytest
 import torch
 from torch import nn
 
+from aemap.explain.reference import csda_jacobian_loop
 from aemap.explain.saliency import (
     autograd_jacobian,
     csda_jacobian,
-    csda_jacobian_loop,
     saliency_from_jacobian,
 )
 from aemap.models.train import train_experiment

@@ -1,8 +1,11 @@
-"""The paper's algorithm, literally: one full re-encode (or re-decode) per
-feature and permutation (Inglis et al. Algorithm 1, ``aim``'s vimp_input /
-vimp_encoded). Never used by the workflow; it is the yardstick that the fast
-implementation in ``permutation.py`` is tested and benchmarked against, with
-the same permutation indices."""
+"""The papers' algorithms, literally, as yardsticks for tests and benchmarks;
+never used by the workflow.
+
+* Inglis et al. Algorithm 1 (``aim``'s vimp_input / vimp_encoded): one full
+  re-encode (or re-decode) per feature and permutation, with the same
+  permutation indices as the fast implementation in ``permutation.py``.
+* Arumugam & Kiran's complex step: one complex forward pass per pixel.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import torch
 from torch import nn
 
 from aemap.explain.permutation import PIXEL_STREAM, feature_permutation, latent_stream
+from aemap.explain.saliency import ComplexEncoder, encoder_layers
 
 
 @torch.no_grad()
@@ -69,3 +73,17 @@ def latent_importance_reference(
                     value = ((rp - target) ** 2).double().mean() - ((recon - target) ** 2).double().mean()
                 out[r, c, d] = float(value)
     return out
+
+
+@torch.no_grad()
+def csda_jacobian_loop(encoder: nn.Module, x: np.ndarray | torch.Tensor, h: float = 1e-16) -> torch.Tensor:
+    """The paper's procedure: one complex forward pass per pixel (all images of
+    ``x`` at once, pixel by pixel). (B, latent, pixels)."""
+    forward = ComplexEncoder(encoder_layers(encoder))
+    x = torch.as_tensor(x, dtype=torch.float64).reshape(len(x), -1)
+    columns = []
+    for k in range(x.shape[1]):
+        imag = torch.zeros_like(x)
+        imag[:, k] = h  # x + i h e_k
+        columns.append(forward(x, imag)[1] / h)
+    return torch.stack(columns, dim=2)

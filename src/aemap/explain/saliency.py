@@ -6,6 +6,8 @@ input pixels (Arumugam & Kiran, Secs. 4-5).
   subtractive cancellation, so h can be tiny (1e-16). PyTorch defines no
   complex ReLU: as in the paper's Eq. 6 it gates on the real part,
   ``relu(z) = z * (Re z > 0)``.
+* The paper's procedure, one complex pass per pixel, is
+  ``aemap.explain.reference.csda_jacobian_loop`` (tests and benchmarks only).
 * The batched CSDA never builds the F perturbed copies of an image: for a
   dense first layer, ``(x + i h e_k) W^T + b = (x W^T + b) + i h W[:, k]``, so
   the first layer's imaginary part for every pixel is just ``h W^T``.
@@ -26,7 +28,7 @@ from torch import nn
 _ELEMENTWISE = {nn.Sigmoid: torch.sigmoid, nn.Tanh: torch.tanh}
 
 
-def _layers(encoder: nn.Module) -> list[nn.Module]:
+def encoder_layers(encoder: nn.Module) -> list[nn.Module]:
     layers = list(encoder) if isinstance(encoder, nn.Sequential) else [encoder]
     for m in layers:
         if not isinstance(m, (nn.Flatten, nn.Linear, nn.ReLU, nn.Identity, *_ELEMENTWISE)):
@@ -78,25 +80,11 @@ class ComplexEncoder:
 
 
 @torch.no_grad()
-def csda_jacobian_loop(encoder: nn.Module, x: np.ndarray | torch.Tensor, h: float = 1e-16) -> torch.Tensor:
-    """The paper's procedure: one complex forward pass per pixel (all images of
-    ``x`` at once, pixel by pixel). (B, latent, pixels)."""
-    forward = ComplexEncoder(_layers(encoder))
-    x = torch.as_tensor(x, dtype=torch.float64).reshape(len(x), -1)
-    columns = []
-    for k in range(x.shape[1]):
-        imag = torch.zeros_like(x)
-        imag[:, k] = h  # x + i h e_k
-        columns.append(forward(x, imag)[1] / h)
-    return torch.stack(columns, dim=2)
-
-
-@torch.no_grad()
 def csda_jacobian(
     encoder: nn.Module, x: np.ndarray | torch.Tensor, h: float = 1e-16, images_per_pass: int = 8
 ) -> torch.Tensor:
     """Batched complex step: every pixel of ``images_per_pass`` images in one pass. (B, latent, pixels)."""
-    layers = _layers(encoder)
+    layers = encoder_layers(encoder)
     while layers and isinstance(layers[0], nn.Flatten):
         layers = layers[1:]
     first = layers[0] if layers and isinstance(layers[0], nn.Linear) else None
