@@ -57,8 +57,8 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=256)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"{args.threads} thread(s), torch {torch.__version__}; ms per image (s per 1,000 images)")
-    header = f"{'encoder':<20} {'weights':<8} {'per-pixel loop':>18} {'batched CSDA':>18} {'autograd':>18} {'CSDA x':>7} {'autograd x':>10}"
+    print(f"{args.threads} thread(s), torch {torch.__version__}; ms per image (= s per 1,000 images)")
+    header = f"{'encoder':<20} {'weights':<8} {'per-pixel loop':>15} {'batched CSDA':>13} {'autograd':>9} {'CSDA x':>7} {'autograd x':>10}"
     print(header)
     print("-" * len(header))
     for name in ENCODERS:
@@ -66,8 +66,8 @@ def main() -> None:
         loop = per_image_ms(lambda v: csda_jacobian_loop(encoder, v), x)
         batched = per_image_ms(lambda v: csda_jacobian(encoder, v, images_per_pass=32), x)
         auto = per_image_ms(lambda v: autograd_jacobian(encoder, v, images_per_pass=256), x)
-        cells = [f"{ms:8.2f} ({ms:7.2f})" for ms in (loop, batched, auto)]
-        print(f"{name:<20} {weights:<8} {cells[0]:>18} {cells[1]:>18} {cells[2]:>18} {loop / batched:>6.1f}x {loop / auto:>9.1f}x")
+        print(f"{name:<20} {weights:<8} {loop:>15.2f} {batched:>13.2f} {auto:>9.2f} "
+              f"{loop / batched:>6.1f}x {loop / auto:>9.1f}x")
 
 
 if __name__ == "__main__":

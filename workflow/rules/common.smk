@@ -5,6 +5,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from aemap.data.registry import load_registry
+from aemap.data.stages import spectrogram_params
 from aemap.schema import check, load_schema
 
 # Our check first: it names every offending key by its dotted path. Snakemake's
@@ -84,8 +85,8 @@ def get_prepare_input(wildcards):
 
 
 def get_spectrogram_params(wildcards):
-    spec = config["spectrogram"]
-    return {**spec["default"], **spec.get(wildcards.dataset, {})}
+    """`spectrogram.default` updated by the dataset's block, checked (one truth: aemap)."""
+    return spectrogram_params(config["spectrogram"], wildcards.dataset).as_dict()
 
 
 def _wants_gpu():

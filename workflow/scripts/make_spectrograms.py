@@ -1,7 +1,8 @@
 """Rule make_spectrograms: a wav_folder dataset -> results/spectrograms/{dataset}.npz."""
 
 from aemap.data.registry import load_registry
-from aemap.data.stages import make_spectrograms, spectrogram_params
+from aemap.data.audio import SpectrogramParams
+from aemap.data.stages import make_spectrograms
 from aemap.io import save_npz
 from aemap.provenance import setup_logging, write_provenance
 
@@ -9,7 +10,7 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 log = setup_logging(sm.log[0])
 registry = load_registry(**sm.params.registry)
 dataset = sm.wildcards.dataset
-params = spectrogram_params({"default": sm.params.spectrogram}, dataset)
+params = SpectrogramParams.from_config(sm.params.spectrogram)  # merged per dataset by the rule
 arrays = make_spectrograms(registry, dataset, sm.input.raw, params, threads=sm.threads)
 save_npz(sm.output.npz, **arrays)
 log.info("%s: %d spectrograms of %s", dataset, len(arrays["x"]), arrays["x"].shape[1:])

@@ -22,7 +22,7 @@ import tarfile
 import time
 import zipfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, urlparse
 
@@ -115,7 +115,6 @@ class FetchSettings:
     timeout_s: float = 60.0
     backoff_s: float = 1.0
     progress: bool = True
-    attempts: list[str] = field(default_factory=list)
 
 
 _TRANSIENT_HTTP = {408, 425, 429, 500, 502, 503, 504}
@@ -213,7 +212,6 @@ def fetch_file(
             failures.append(f"{location}: {err}")
         else:
             os.replace(tmp, target)
-            settings.attempts.append(location)
             return location
         finally:
             tmp.unlink(missing_ok=True)
