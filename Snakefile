@@ -20,6 +20,7 @@ include: "workflow/rules/audio.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/importance.smk"
 include: "workflow/rules/saliency.smk"
+include: "workflow/rules/sanity.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -56,11 +56,16 @@ def test_dry_run_shows_the_data_stage_of_every_dataset(tmp_path):
     stats = dict(re.findall(r"^(\w+)\s+(\d+)$", out, flags=re.M))
     assert stats["download_source"] == "5"  # mnist, fashion_mnist, emnist, fsdd, audiomnist
     assert stats["make_spectrograms"] == "2"  # audiomnist, fsdd
-    assert stats["prepare_dataset"] == "6"
-    assert stats["train_model"] == "7"  # every experiment of the papers
+    assert stats["prepare_dataset"] == "17"  # 6 views, 10 single-digit views, the 42x42 canvas
+    assert stats["train_model"] == "18"  # every experiment of the papers + 11 sanity-check DAEs
     assert stats["plot_reconstructions"] == "6" and stats["plot_fig5_noisy_inputs"] == "1"
-    assert stats["compute_permutation_importance"] == "5" and stats["plot_fig4_importance"] == "5"
-    assert stats["compute_saliency_maps"] == "1" and stats["plot_fig7_saliency"] == "1"
+    # The Inglis experiments, and the DAE for the corruption check's `permutation` source.
+    assert stats["compute_permutation_importance"] == "6" and stats["plot_fig4_importance"] == "5"
+    assert stats["compute_saliency_maps"] == "12" and stats["plot_fig7_saliency"] == "1"
+    for rule in ("compare_single_class_maps", "plot_fig8_single_class", "measure_translation_shift",
+                 "plot_fig9_translation", "compute_corruption_accuracy", "plot_fig10_corrupted_examples",
+                 "plot_fig11_corruption"):
+        assert stats[rule] == "1", rule
     for target in ("mnist", "mnist01", "emnist_vowels", "fashion_mnist", "audiomnist", "fsdd"):
         assert f"results/prepared/{target}.npz" in out
 
@@ -235,13 +240,43 @@ def test_smoke_saliency_outputs(smoke_run):
     assert (work / "results/figures/arumugam_dae/saliency.png").stat().st_size > 10_000
 
 
+def test_smoke_sanity_check_outputs(smoke_run):
+    work, _ = smoke_run
+    res, fig = work / "results/arumugam_dae", work / "results/figures/arumugam_dae"
+    # Check 1: ten single-digit models, each trained on its digit only.
+    for digit in range(10):
+        data = load_npz(work / f"results/prepared/mnist_class{digit}.npz")
+        assert data["classes"].tolist() == [str(digit)] and len(data["y_train"]) == 40
+    single = pd.read_csv(res / "sanity/single_class.csv")
+    assert len(single) == 100 and single["r"].between(-1, 1).all()
+    # Check 2: digits at the top-left of a 42x42 canvas; the digits move 7 px up and left.
+    moved = load_npz(work / "results/prepared/mnist_canvas42x42.npz")
+    assert moved["x_train"].shape[1:] == (42, 42) and not moved["x_train"][:, 28:, :].any()
+    shift = json.loads((res / "sanity/translation.json").read_text())
+    np.testing.assert_allclose(shift["digit_shift"], [-7, -7], atol=1e-9)
+    assert len(shift["saliency_shift_per_image_mean"]) == 2
+    # Check 3: every source, both ends, 0-30 %.
+    table = pd.read_csv(res / "corruption.csv")
+    assert list(table.columns[:4]) == ["source", "which", "fraction", "accuracy"]
+    assert set(table["source"]) == {"csda_local", "csda_mean", "csda_per_image", "permutation", "grad_x_input",
+                                    "variance", "random"}
+    assert len(table) == 7 * 2 * 4 and sorted(set(table["fraction"])) == [0.0, 0.1, 0.2, 0.3]
+    clean = table[table["fraction"] == 0]["accuracy"]
+    assert clean.nunique() == 1  # 0 %: the same, clean accuracy for every source
+    assert (table[table["source"] == "random"]["runs"] == 5).all()
+    for name in ("sanity_single_class", "sanity_translation", "sanity_corrupted_examples", "sanity_corruption"):
+        assert (fig / f"{name}.png").stat().st_size > 10_000, name
+
+
 def test_smoke_rerun_is_byte_identical(smoke_run):
     work, args = smoke_run
     outputs = sorted((work / "results/prepared").glob("*")) + sorted((work / "results/spectrograms").glob("*"))
     outputs += sorted((work / "results").glob("*/model.pt")) + sorted((work / "results").glob("*/reconstructions.npz"))
     outputs += sorted((work / "results").glob("*/importance/*"))
+    outputs += sorted((work / "results").glob("*/corruption.csv")) + sorted((work / "results").glob("*/sanity/*"))
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in outputs}
-    rules = ("make_spectrograms", "prepare_dataset", "train_model", "compute_permutation_importance", "embed_latent_umap")
+    rules = ("make_spectrograms", "prepare_dataset", "train_model", "compute_permutation_importance", "embed_latent_umap",
+             "compute_corruption_accuracy", "compare_single_class_maps", "measure_translation_shift")
     result = snakemake(*args, "--forcerun", *rules, cwd=work)
     assert result.returncode == 0, result.stderr[-3000:]
     after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in outputs}

@@ -4,6 +4,12 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+from aemap.checks.derived import (
+    SanityConfigError,
+    add_derived_entries,
+    single_class_name,
+    translated_name,
+)
 from aemap.data.registry import load_registry
 from aemap.data.stages import spectrogram_params
 from aemap.schema import check, load_schema
@@ -13,6 +19,11 @@ from aemap.schema import check, load_schema
 CONFIG_SCHEMA = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
 check(config, load_schema(CONFIG_SCHEMA), "config")
 validate(config, CONFIG_SCHEMA)
+# The sanity checks' models are experiments derived from `sanity` (aemap.checks.derived).
+try:
+    SANITY_EXPERIMENTS = add_derived_entries(config)
+except SanityConfigError as err:
+    raise ValueError(f"config.yaml: {err}") from None
 
 
 def _check_config_references():
@@ -114,6 +125,46 @@ def is_autoencoder(experiment):
     return config["experiments"][experiment]["model"]["family"] == "dense_ae"
 
 
+def get_single_class_maps(wildcards):
+    return [
+        f"results/{single_class_name(wildcards.experiment, c)}/saliency/maps.npz"
+        for c in config["sanity"]["single_class"]["classes"]
+    ]
+
+
+def get_corruption_inputs(wildcards):
+    inputs = {
+        "autoencoder": f"results/{wildcards.experiment}/model.pt",
+        "classifier": f"results/{config['sanity']['classifier']}/model.pt",
+        "data": get_experiment_data(wildcards),
+        "maps": f"results/{wildcards.experiment}/saliency/maps.npz",
+    }
+    if "permutation" in config["sanity"]["corruption"]["sources"]:
+        inputs["importance"] = (
+            f"results/{wildcards.experiment}/importance/pixel_latent.npz"
+        )
+    return inputs
+
+
+def get_sanity_outputs(exp):
+    """The sanity checks' tables and figures, when `exp` is `sanity.experiment`."""
+    sanity = config["sanity"]
+    if sanity["experiment"] != exp:
+        return []
+    targets = []
+    if sanity["single_class"]["classes"]:
+        targets.append(f"results/{exp}/sanity/single_class.csv")
+        targets.append(f"results/figures/{exp}/sanity_single_class.png")
+    if sanity["translation"]:
+        targets.append(f"results/{exp}/sanity/translation.json")
+        targets.append(f"results/figures/{exp}/sanity_translation.png")
+    if sanity["classifier"]:
+        targets.append(f"results/{exp}/corruption.csv")
+        targets.append(f"results/figures/{exp}/sanity_corrupted_examples.png")
+        targets.append(f"results/figures/{exp}/sanity_corruption.png")
+    return targets
+
+
 def get_final_outputs():
     """Everything `rule all` builds for the experiments in `run`."""
     targets = []
@@ -132,6 +183,7 @@ def get_final_outputs():
             targets.append(f"results/figures/{exp}/umap.png")
         if config["experiments"][exp]["paper"] == "arumugam" and is_autoencoder(exp):
             targets.append(f"results/figures/{exp}/saliency.png")
+        targets.extend(get_sanity_outputs(exp))
         if is_autoencoder(exp):
             targets.append(f"results/figures/{exp}/reconstructions.png")
             if config["experiments"][exp]["train"]["noise"] > 0:

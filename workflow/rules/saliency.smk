@@ -14,7 +14,8 @@ rule compute_saliency_maps:
         "benchmarks/compute_saliency_maps/{experiment}.tsv"
     conda:
         CONDA_ENV
-    threads: config["compute"]["max_threads"]
+    # Seconds of work: one thread, so these run beside the (single-threaded) training jobs.
+    threads: 1
     params:
         saliency=config["saliency"],
     script:

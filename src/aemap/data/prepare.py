@@ -36,6 +36,28 @@ class SplitSpec:
 
 
 @dataclass(frozen=True)
+class CanvasSpec:
+    """Images pasted onto a larger empty canvas (Arumugam & Kiran's sanity
+    check 2: 28x28 digits at the top-left of 42x42). ``offset``: (row, column)
+    of the image's top-left corner on the canvas."""
+
+    size: tuple[int, int]
+    offset: tuple[int, int] = (0, 0)
+
+
+def place_on_canvas(x: np.ndarray, canvas: CanvasSpec, name: str = "canvas") -> np.ndarray:
+    """(N, H, W) images -> (N, *canvas.size), background 0 (MNIST's empty value)."""
+    (height, width), (top, left) = canvas.size, canvas.offset
+    if top < 0 or left < 0 or top + x.shape[1] > height or left + x.shape[2] > width:
+        raise PrepareError(
+            f"{name}: a {x.shape[1]}x{x.shape[2]} image at offset ({top}, {left}) does not fit a {height}x{width} canvas"
+        )
+    out = np.zeros((len(x), height, width), dtype=x.dtype)
+    out[:, top : top + x.shape[1], left : left + x.shape[2]] = x
+    return out
+
+
+@dataclass(frozen=True)
 class PrepareSpec:
     """One entry of config ``prepared``."""
 
@@ -46,6 +68,7 @@ class PrepareSpec:
     split: SplitSpec = SplitSpec()
     max_train_per_class: int | None = None
     max_test_per_class: int | None = None
+    canvas: CanvasSpec | None = None
 
     @classmethod
     def from_config(cls, name: str, cfg: dict[str, Any]) -> PrepareSpec:
@@ -62,6 +85,9 @@ class PrepareSpec:
             split=split,
             max_train_per_class=cfg.get("max_train_per_class"),
             max_test_per_class=cfg.get("max_test_per_class"),
+            canvas=CanvasSpec(tuple(cfg["canvas"]["size"]), tuple(cfg["canvas"].get("offset", (0, 0))))
+            if cfg.get("canvas")
+            else None,
         )
 
 
@@ -135,7 +161,7 @@ def to_unit_float(x: np.ndarray, origin: str) -> np.ndarray:
 
 
 def prepare(data: LabelledArrays, spec: PrepareSpec) -> dict[str, np.ndarray]:
-    """Select classes, split, cap per class; return the prepared arrays."""
+    """Select classes, split, cap per class, place on a canvas; return the prepared arrays."""
     rows, y, classes = select_classes(data, spec)
     sub = lambda a: None if a is None else a[rows]  # noqa: E731
     test = split_rows(y, spec.split, sub(data.is_test), sub(data.group), spec.name)
@@ -148,6 +174,8 @@ def prepare(data: LabelledArrays, spec: PrepareSpec) -> dict[str, np.ndarray]:
     for part, pos in (("train", train_pos), ("test", test_pos)):
         src = rows[pos]
         out[f"x_{part}"] = to_unit_float(data.x[src], f"prepared.{spec.name}")
+        if spec.canvas is not None:
+            out[f"x_{part}"] = place_on_canvas(out[f"x_{part}"], spec.canvas, f"prepared.{spec.name}.canvas")
         out[f"y_{part}"] = y[pos]
         out[f"index_{part}"] = src.astype(np.int64)
         if data.group is not None:

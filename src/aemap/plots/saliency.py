@@ -11,6 +11,25 @@ from aemap.plots.style import IMAGE_CMAP, new_figure, save_figure
 SALIENCY_CMAP = "viridis"
 
 
+def draw_contours(ax, saliency: np.ndarray, levels: int = 10, inset: np.ndarray | None = None):
+    """A filled-contour map in image orientation (row 0 at the top), with an
+    optional input image inset at the top-left corner; returns the contour set."""
+    height, width = saliency.shape
+    yy, xx = np.mgrid[0:height, 0:width]
+    filled = ax.contourf(xx, yy, saliency, levels=levels, cmap=SALIENCY_CMAP)
+    ax.set_xlim(0, width - 1)
+    ax.set_ylim(height - 1, 0)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if inset is not None:
+        box = ax.inset_axes((0.0, 0.68, 0.32, 0.32))
+        box.imshow(inset, cmap=IMAGE_CMAP, vmin=0, vmax=1, interpolation="nearest")
+        box.set_xticks([])
+        box.set_yticks([])
+    return filled
+
+
 def plot_saliency_contours(
     images: np.ndarray,
     maps: np.ndarray,
@@ -29,20 +48,8 @@ def plot_saliency_contours(
     fig = new_figure(2.0 * n_cols, 2.05 * n_rows + 0.4)
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
     for ax, (name, saliency, image) in zip(axes.flat, panels):
-        height, width = saliency.shape
-        yy, xx = np.mgrid[0:height, 0:width]
-        ax.contourf(xx, yy, saliency, levels=levels, cmap=SALIENCY_CMAP)
-        ax.set_xlim(0, width - 1)
-        ax.set_ylim(height - 1, 0)  # image orientation: row 0 at the top
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        draw_contours(ax, saliency, levels, inset=image)
         ax.set_title(name if image is None else f"digit {name}")
-        if image is not None:
-            inset = ax.inset_axes((0.0, 0.68, 0.32, 0.32))
-            inset.imshow(image, cmap=IMAGE_CMAP, vmin=0, vmax=1, interpolation="nearest")
-            inset.set_xticks([])
-            inset.set_yticks([])
     for ax in axes.flat[len(panels) :]:
         ax.axis("off")
     fig.suptitle(title)

@@ -1,0 +1,62 @@
+"""Sanity check 2 (Arumugam & Kiran Fig. 9): when the digits move to the
+top-left of a larger canvas, the saliency map should move with them.
+
+Positions are (row, column), measured from the canvas centre, so a map that
+follows its digits shows the same shift as the digits themselves
+(-7, -7 pixels for 28x28 digits at the top-left of 42x42).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def centre_of_mass(maps: np.ndarray) -> np.ndarray:
+    """(..., 2) weighted mean (row, column) of non-negative maps (..., H, W)."""
+    maps = np.asarray(maps, dtype=np.float64)
+    height, width = maps.shape[-2:]
+    total = maps.sum(axis=(-2, -1))
+    rows = (maps.sum(axis=-1) * np.arange(height)).sum(axis=-1) / total
+    cols = (maps.sum(axis=-2) * np.arange(width)).sum(axis=-1) / total
+    return np.stack([rows, cols], axis=-1)
+
+
+def from_centre(points: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """(row, column) relative to the centre of an image of ``shape`` (H, W)."""
+    return np.asarray(points) - (np.asarray(shape[-2:], dtype=np.float64) - 1) / 2
+
+
+def top_share(maps: np.ndarray, share: float = 0.1) -> np.ndarray:
+    """Maps with everything below their top ``share`` of pixels set to 0: where the contours are."""
+    flat = np.asarray(maps, dtype=np.float64).reshape(*maps.shape[:-2], -1)
+    cut = np.quantile(flat, 1 - share, axis=-1, keepdims=True)
+    return np.where(flat >= cut, flat, 0.0).reshape(maps.shape)
+
+
+def translation_shift(
+    base_maps: np.ndarray, moved_maps: np.ndarray, base_images: np.ndarray, moved_images: np.ndarray
+) -> dict[str, object]:
+    """Shift of the centres of mass, from the base model's (images, maps) to the
+    moved model's, each relative to its own canvas centre: per image (mean and
+    sd over images) and for the mean maps; for the whole maps and for their
+    top 10 % (the contours' core). The digits' own shift is the yardstick."""
+
+    def shift(base: np.ndarray, moved: np.ndarray) -> np.ndarray:
+        return from_centre(centre_of_mass(moved), moved.shape) - from_centre(centre_of_mass(base), base.shape)
+
+    per_image = shift(base_maps, moved_maps)
+    per_image_core = shift(top_share(base_maps), top_share(moved_maps))
+    digits = shift(base_images, moved_images)
+    return {
+        "images": int(len(base_maps)),
+        "digit_shift": digits.mean(axis=0).tolist(),
+        "saliency_shift_mean_map": shift(base_maps.mean(axis=0), moved_maps.mean(axis=0)).tolist(),
+        "saliency_shift_per_image_mean": per_image.mean(axis=0).tolist(),
+        "saliency_shift_per_image_sd": per_image.std(axis=0, ddof=1).tolist() if len(per_image) > 1 else [0.0, 0.0],
+        "saliency_top10_shift_mean_map": shift(top_share(base_maps.mean(axis=0)), top_share(moved_maps.mean(axis=0))).tolist(),
+        "saliency_top10_shift_per_image_mean": per_image_core.mean(axis=0).tolist(),
+        "base_saliency_com": from_centre(centre_of_mass(base_maps.mean(axis=0)), base_maps.shape).tolist(),
+        "moved_saliency_com": from_centre(centre_of_mass(moved_maps.mean(axis=0)), moved_maps.shape).tolist(),
+        "base_canvas": list(base_maps.shape[-2:]),
+        "moved_canvas": list(moved_maps.shape[-2:]),
+    }

@@ -1,0 +1,141 @@
+"""Figures of the three sanity checks (Arumugam & Kiran Figs. 8-11)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+
+from aemap.plots.saliency import draw_contours
+from aemap.plots.style import IMAGE_CMAP, new_figure, save_figure
+
+# One colour per importance source (colour-blind-safe Okabe-Ito), random in grey.
+SOURCE_COLOURS = {
+    "csda_local": "#D55E00",
+    "csda_mean": "#E69F00",
+    "csda_per_image": "#CC79A7",
+    "permutation": "#0072B2",
+    "grad_x_input": "#009E73",
+    "variance": "#56B4E9",
+    "random": "#777777",
+}
+
+
+def plot_single_class_grid(
+    mean_maps: np.ndarray,
+    class_names: list[str],
+    own_r: list[float],
+    path: str | os.PathLike[str],
+    title: str = "",
+    dpi: int = 150,
+) -> None:
+    """Fig. 8: the mean saliency map of each single-class model, with the
+    correlation of that map with its class's mean image."""
+    n_cols = min(5, len(mean_maps))
+    n_rows = int(np.ceil(len(mean_maps) / n_cols))
+    fig = new_figure(2.0 * n_cols, 2.1 * n_rows + 0.4)
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    for ax, saliency, name, r in zip(axes.flat, mean_maps, class_names, own_r):
+        draw_contours(ax, saliency)
+        ax.set_title(f"trained on {name}  (r = {r:.2f})")
+    for ax in axes.flat[len(mean_maps) :]:
+        ax.axis("off")
+    fig.suptitle(title)
+    save_figure(fig, path, dpi)
+
+
+def plot_translation(
+    moved_image: np.ndarray,
+    moved_map: np.ndarray,
+    base_map: np.ndarray,
+    moved_com: tuple[float, float],
+    base_com: tuple[float, float],
+    path: str | os.PathLike[str],
+    title: str = "",
+    dpi: int = 150,
+) -> None:
+    """Fig. 9: (a) a digit moved to the corner of the canvas, (b) the mean
+    saliency map of the model trained on such images, (c) the original model's
+    map for comparison. + marks each map's centre of mass, x the canvas centre."""
+    fig = new_figure(7.2, 2.7)
+    axes = fig.subplots(1, 3)
+    axes[0].imshow(moved_image, cmap=IMAGE_CMAP, vmin=0, vmax=1, interpolation="nearest")
+    axes[0].set_xticks([])
+    axes[0].set_yticks([])
+    axes[0].set_title(f"(a) input on a {moved_image.shape[0]}x{moved_image.shape[1]} canvas")
+    for ax, saliency, com, label in (
+        (axes[1], moved_map, moved_com, "(b) trained on moved digits"),
+        (axes[2], base_map, base_com, "(c) trained on centred digits"),
+    ):
+        draw_contours(ax, saliency)
+        height, width = saliency.shape
+        ax.plot([com[1]], [com[0]], "+", color="white", markersize=12, markeredgewidth=2)
+        ax.plot([(width - 1) / 2], [(height - 1) / 2], "x", color="red", markersize=7, markeredgewidth=1.5)
+        ax.set_title(label)
+    fig.suptitle(title)
+    save_figure(fig, path, dpi)
+
+
+def plot_corrupted_examples(
+    originals: np.ndarray,
+    most: np.ndarray,
+    least: np.ndarray,
+    fractions: list[float],
+    path: str | os.PathLike[str],
+    title: str = "",
+    dpi: int = 150,
+) -> None:
+    """Fig. 10: test images with the most (top rows) and least (bottom rows)
+    important pixels corrupted, one column per fraction."""
+    k = len(originals)
+    n_cols = 1 + len(fractions)
+    fig = new_figure(1.25 * n_cols + 0.6, 1.25 * 2 * k + 0.5)
+    axes = fig.subplots(2 * k, n_cols, squeeze=False)
+    for block, (which, images) in enumerate((("most", most), ("least", least))):
+        for i in range(k):
+            row = axes[block * k + i]
+            for col, (img, label) in enumerate(
+                [(originals[i], "original")] + [(images[f][i], f"{which} {fr:.0%}") for f, fr in enumerate(fractions)]
+            ):
+                row[col].imshow(img, cmap=IMAGE_CMAP, vmin=0, vmax=1, interpolation="nearest")
+                row[col].set_xticks([])
+                row[col].set_yticks([])
+                if i == 0:
+                    row[col].set_title(label)
+    fig.suptitle(title)
+    save_figure(fig, path, dpi)
+
+
+def plot_corruption_curves(
+    table: pd.DataFrame,
+    path: str | os.PathLike[str],
+    reported: dict[str, list[list[float]]] | None = None,
+    title: str = "",
+    dpi: int = 150,
+) -> None:
+    """Fig. 11: accuracy against the share of corrupted pixels; solid = most
+    important corrupted, dashed = least; random with its spread (min-max of
+    mean +- sd); the paper's reported points as black markers."""
+    fig = new_figure(6.4, 4.0)
+    ax = fig.subplots()
+    for source in dict.fromkeys(table["source"]):
+        colour = SOURCE_COLOURS.get(source, None)
+        for which, style in (("most", "-"), ("least", "--")):
+            part = table[(table["source"] == source) & (table["which"] == which)].sort_values("fraction")
+            pct, acc = 100 * part["fraction"].to_numpy(), 100 * part["accuracy"].to_numpy()
+            ax.plot(pct, acc, style, marker="o", markersize=3, color=colour, label=f"{source}, {which}")
+            sd = 100 * part["accuracy_std"].to_numpy()
+            if source == "random" and np.any(sd > 0):
+                ax.fill_between(pct, acc - sd, acc + sd, color=colour, alpha=0.2, linewidth=0)
+    for which, points in (reported or {}).items():
+        pts = np.asarray(points, dtype=float)
+        ax.plot(100 * pts[:, 0], 100 * pts[:, 1], "k*" if which == "most" else "kP", markersize=9,
+                label=f"paper (text), {which}")
+    ax.set_xlabel("pixels corrupted (%)")
+    ax.set_ylabel("classifier accuracy (%)")
+    ax.set_ylim(0, 102)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, ncol=2, loc="lower left")
+    ax.set_title(title)
+    save_figure(fig, path, dpi)

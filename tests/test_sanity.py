@@ -1,0 +1,177 @@
+"""Arumugam & Kiran's sanity checks: derived experiments, canvas placement,
+pixel ranking and corruption with known answers, centres of mass, map-image
+correlations."""
+
+import numpy as np
+import pytest
+
+from aemap.checks.corruption import (
+    corrupt_pixels,
+    corruption_table,
+    importance_sources,
+    pixel_mask,
+    rank_pixels,
+)
+from aemap.checks.derived import SanityConfigError, add_derived_entries, derived_entries
+from aemap.checks.single_class import correlation_table, map_image_correlations
+from aemap.checks.translation import centre_of_mass, from_centre, translation_shift
+from aemap.data.prepare import CanvasSpec, PrepareError, PrepareSpec, place_on_canvas, prepare
+from aemap.data.readers import LabelledArrays
+
+
+def config(**sanity):
+    return {
+        "experiments": {
+            "dae": {"paper": "arumugam", "data": "mnist", "model": {"family": "dense_ae", "encoder": [8, 2]},
+                    "train": {"epochs": 3}, "reported": {"train_loss": 0.1}},
+            "cnn": {"paper": "arumugam", "data": "mnist", "model": {"family": "cnn", "channels": [4]}, "train": {}},
+        },
+        "prepared": {"mnist": {"dataset": "mnist", "split": {"kind": "upstream"}, "max_train_per_class": 5}},
+        "sanity": {"experiment": "dae", "classifier": "cnn", "single_class": {"classes": ["0", "7"]},
+                   "translation": {"canvas": [42, 42], "offset": [0, 0]}, **sanity},
+    }
+
+
+def test_derived_entries_copy_the_checked_experiment():
+    prepared, experiments = derived_entries(config())
+    assert sorted(experiments) == ["dae_class0", "dae_class7", "dae_translated"]
+    assert prepared["mnist_class7"] == {"dataset": "mnist", "split": {"kind": "upstream"}, "max_train_per_class": 5,
+                                        "classes": ["7"]}
+    assert prepared["mnist_canvas42x42"]["canvas"] == {"size": [42, 42], "offset": [0, 0]}
+    exp = experiments["dae_class7"]
+    assert exp["data"] == "mnist_class7" and exp["model"] == config()["experiments"]["dae"]["model"]
+    assert "reported" not in exp  # the paper reports no losses for the check models
+    assert experiments["dae_translated"]["data"] == "mnist_canvas42x42"
+
+
+def test_explicit_entries_win_and_errors_name_the_key():
+    cfg = config()
+    cfg["experiments"]["dae_class0"] = {"data": "mnist", "mine": True}
+    assert add_derived_entries(cfg) == ["dae_class0", "dae_class7", "dae_translated"]
+    assert cfg["experiments"]["dae_class0"]["mine"] and "mnist_class0" in cfg["prepared"]
+    assert derived_entries({"sanity": {"experiment": None}}) == ({}, {})
+    with pytest.raises(SanityConfigError, match="sanity.experiment: 'nope'"):
+        derived_entries(config(experiment="nope"))
+    with pytest.raises(SanityConfigError, match="sanity.classifier: 'nope'"):
+        derived_entries(config(classifier="nope"))
+
+
+def test_place_on_canvas_puts_the_digit_top_left():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.1, 1, (3, 28, 28)).astype(np.float32)
+    out = place_on_canvas(x, CanvasSpec((42, 42), (0, 0)))
+    assert out.shape == (3, 42, 42) and out.dtype == np.float32
+    np.testing.assert_array_equal(out[:, :28, :28], x)
+    assert not out[:, 28:, :].any() and not out[:, :, 28:].any()  # rows and columns added bottom and right
+    moved = place_on_canvas(x, CanvasSpec((42, 42), (14, 7)))
+    np.testing.assert_array_equal(moved[:, 14:, 7:35], x)
+    with pytest.raises(PrepareError, match="does not fit a 42x42 canvas"):
+        place_on_canvas(x, CanvasSpec((42, 42), (15, 0)))
+
+
+def test_prepare_with_a_canvas():
+    rng = np.random.default_rng(1)
+    data = LabelledArrays(rng.integers(0, 256, (20, 28, 28)).astype(np.uint8), np.arange(20) % 2, ("a", "b"),
+                          is_test=np.arange(20) >= 15)
+    spec = PrepareSpec.from_config("moved", {"dataset": "x", "canvas": {"size": [42, 42]},
+                                             "split": {"kind": "upstream"}})
+    out = prepare(data, spec)
+    assert out["x_train"].shape == (15, 42, 42) and out["x_test"].shape == (5, 42, 42)
+    np.testing.assert_allclose(out["x_test"][:, :28, :28], data.x[15:] / 255.0, rtol=1e-6)
+
+
+def test_rank_pixels_orders_by_score_and_breaks_ties_at_random():
+    scores = np.array([0.1, 0.9, 0.5, 0.7])
+    assert rank_pixels(scores).tolist() == [1, 3, 2, 0]
+    per_image = np.array([[0.1, 0.9, 0.5, 0.7], [4.0, 3.0, 2.0, 1.0]])
+    assert rank_pixels(per_image).tolist() == [[1, 3, 2, 0], [0, 1, 2, 3]]
+    flat = np.zeros(784)
+    ties = rank_pixels(flat, tie_seed=3)
+    assert sorted(ties.tolist()) == list(range(784)) and ties[:10].tolist() != list(range(10))
+    np.testing.assert_array_equal(ties, rank_pixels(flat, tie_seed=3))  # seeded: the same every time
+
+
+def test_pixel_mask_takes_the_right_number_from_each_end():
+    order = rank_pixels(np.arange(784.0))  # pixel 783 most important
+    most, least = pixel_mask(order, 0.1, "most"), pixel_mask(order, 0.1, "least")
+    assert most.sum() == least.sum() == 78
+    assert most[783] and not most[0] and least[0] and not least[783]
+    assert not (most & least).any()
+    assert not pixel_mask(order, 0.0, "most").any()
+
+
+def test_corrupt_pixels_follows_the_papers_rule():
+    grey = np.array([0, 50, 100, 101, 200, 255], dtype=np.float32)
+    x = (grey / 255.0).reshape(1, 2, 3)
+    out = corrupt_pixels(x, np.ones(6, dtype=bool), threshold=100)
+    assert (out.reshape(-1) * 255).round().tolist() == [255, 255, 255, 0, 0, 0]  # > 100 -> 0, else -> 255
+    keep = corrupt_pixels(x, np.array([True, False, False, True, False, False]))
+    assert (keep.reshape(-1) * 255).round().tolist() == [255, 50, 100, 0, 200, 255]
+    np.testing.assert_array_equal(corrupt_pixels(x, np.zeros(6, dtype=bool)), x)
+
+
+def _one_pixel_classifier(x):
+    """Predicts 1 exactly when pixel (0, 0) is inked: only that pixel matters."""
+    return (x.reshape(len(x), -1)[:, 0] > 0.5).astype(np.int64)
+
+
+def test_corruption_of_the_only_important_pixel_destroys_accuracy():
+    rng = np.random.default_rng(2)
+    x = (rng.uniform(size=(50, 4, 4)) > 0.5).astype(np.float32)
+    y = _one_pixel_classifier(x)  # a perfect classifier on clean images
+    scores = {"right": np.eye(16)[0], "wrong": 1.0 - np.eye(16)[0]}
+    table = corruption_table(_one_pixel_classifier, x, y, scores, fractions=(1 / 16, 0.5), random_seeds=(0, 1, 2))
+    acc = {(r.source, r.which, round(r.fraction, 4)): r.accuracy for r in table.itertuples()}
+    assert acc[("right", "most", 0.0)] == acc[("right", "least", 0.0)] == 1.0  # 0 %: the clean accuracy
+    assert acc[("right", "most", 0.0625)] == 0.0  # the one pixel that matters, flipped in every image
+    assert acc[("right", "least", 0.0625)] == acc[("right", "least", 0.5)] == 1.0
+    assert acc[("wrong", "most", 0.5)] == 1.0 and acc[("wrong", "least", 0.0625)] == 0.0
+    random = table[(table.source == "random") & (table.fraction > 0)]
+    assert (random.runs == 3).all() and set(table.columns) >= {"source", "which", "fraction", "accuracy"}
+    # Corrupting half the pixels at random hits pixel 0 with probability 1/2 per seed.
+    assert 0.0 <= random.accuracy.min() <= random.accuracy.max() <= 1.0
+
+
+def test_per_image_scores_corrupt_each_image_by_its_own_map():
+    x = np.zeros((2, 2, 2), dtype=np.float32)
+    scores = np.array([[1.0, 0, 0, 0], [0, 0, 0, 1.0]])  # image 0: pixel 0; image 1: pixel 3
+    mask = pixel_mask(rank_pixels(scores), 0.25, "most")
+    out = corrupt_pixels(x, mask)
+    assert out.reshape(2, -1).tolist() == [[1, 0, 0, 0], [0, 0, 0, 1]]
+
+
+def test_importance_sources_shapes_and_gradient_times_input():
+    rng = np.random.default_rng(3)
+    maps, images = rng.uniform(size=(5, 3, 3)), rng.uniform(size=(5, 3, 3))
+    src = importance_sources(maps, images, maps[2], maps.mean(0), None, rng.uniform(size=(7, 3, 3)))
+    assert set(src) == {"csda_local", "csda_mean", "csda_per_image", "grad_x_input", "variance"}
+    assert src["csda_per_image"].shape == (5, 9) and src["variance"].shape == (9,)
+    np.testing.assert_allclose(src["grad_x_input"], (maps * images).reshape(5, 9))
+
+
+def test_centre_of_mass_and_the_shift_of_moved_digits():
+    delta = np.zeros((28, 28))
+    delta[3, 20] = 2.0
+    assert centre_of_mass(delta).tolist() == [3.0, 20.0]
+    assert from_centre(np.array([13.5, 13.5]), (28, 28)).tolist() == [0.0, 0.0]
+    rng = np.random.default_rng(4)
+    images = rng.uniform(size=(6, 28, 28))
+    moved = place_on_canvas(images, CanvasSpec((42, 42), (0, 0)))
+    # Maps that follow their digits exactly shift by what the digits shift: 7 px up and left.
+    result = translation_shift(images, moved, images, moved)
+    np.testing.assert_allclose(result["digit_shift"], [-7.0, -7.0])
+    np.testing.assert_allclose(result["saliency_shift_mean_map"], [-7.0, -7.0])
+    np.testing.assert_allclose(result["saliency_shift_per_image_mean"], [-7.0, -7.0])
+    # A map that stays centred on the canvas does not move.
+    centred = place_on_canvas(images, CanvasSpec((42, 42), (7, 7)))
+    np.testing.assert_allclose(translation_shift(images, centred, images, moved)["saliency_shift_mean_map"], [0, 0],
+                               atol=1e-12)
+
+
+def test_map_image_correlations():
+    rng = np.random.default_rng(5)
+    means = rng.uniform(size=(3, 5, 5))
+    r = map_image_correlations(2 * means + 1, means)  # a scaled, offset copy of each class
+    np.testing.assert_allclose(np.diag(r), 1.0)
+    table = correlation_table(r, ["a", "b", "c"], ["a", "b", "c"])
+    assert table.own_class_best.all() and len(table) == 9
