@@ -129,7 +129,7 @@ rule plot_fig10_corrupted_examples:
     params:
         dpi=config["figures"]["dpi"],
     script:
-        "../scripts/plot_corruption.py"
+        "../scripts/plot_corrupted_examples.py"
 
 
 rule plot_fig11_corruption:
@@ -153,4 +153,4 @@ rule plot_fig11_corruption:
         classifier=config["sanity"]["classifier"],
         dpi=config["figures"]["dpi"],
     script:
-        "../scripts/plot_corruption.py"
+        "../scripts/plot_corruption_curves.py"
