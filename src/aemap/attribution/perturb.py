@@ -1,0 +1,113 @@
+"""How the masked-out region is filled: the composite C(X, M, P) (Shi et al.
+Sec. 3.4, Eqs. 9-14). ``M`` = 1 keeps the visualisation X, ``M`` = 0 replaces
+it by the perturbation.
+
+* ``none``: no mask, C = X (classic feature visualisation);
+* ``constant``: C = M X + (1 - M) c (Eq. 10; the paper's c = 0.5);
+* ``gaussian``: the constant replaced by clip(centre + sd N(0, 1)) (Eq. 11);
+* ``fractal``: one fractal noise image with fixed (p, sd), centred, clipped;
+* ``pyramid``: the fractal noise pyramid (Eq. 14): the mask value m picks the
+  level at position m D and interpolates linearly between its two nearest
+  levels (level 0 where m = 0);
+* ``blur``: each pixel blurred with sigma = sigma_max (1 - M) (Eq. 9), built as
+  a stack of blurs of X at evenly spaced sigmas, interpolated per pixel.
+
+Noise is drawn afresh every step from the caller's generator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from aemap.attribution.noise import FractalNoise
+
+PERTURBATIONS = ("none", "blur", "constant", "gaussian", "fractal", "pyramid")
+
+
+@dataclass(frozen=True)
+class PerturbationSettings:
+    constant: float = 0.5
+    centre: float = 0.5  # grey level the noises are centred on
+    gaussian_sd: float = 1.0  # the paper: standard normal
+    fractal_p: float = 2.0
+    fractal_sd: float = 0.2
+    pyramid_levels: int = 6  # D + 1
+    blur_sigma_max_px: float = 2.0
+    blur_kernel: int = 5
+    blur_levels: int = 8
+
+
+def gaussian_kernel(sigma: float, size: int) -> torch.Tensor:
+    """Normalised 2-D Gaussian kernel; sigma 0 is the identity."""
+    r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    if sigma <= 0:
+        k1 = (r == 0).double()
+    else:
+        k1 = torch.exp(-(r**2) / (2 * sigma**2))
+    k = k1[:, None] * k1[None, :]
+    return k / k.sum()
+
+
+class Perturbation:
+    """Composites for one perturbation kind on (N, 1, H, W) images."""
+
+    def __init__(self, kind: str, shape: tuple[int, int], s: PerturbationSettings = PerturbationSettings(),
+                 device: torch.device | str = "cpu"):
+        if kind not in PERTURBATIONS:
+            raise ValueError(f"perturbation: unknown kind {kind!r}; known: {', '.join(PERTURBATIONS)}")
+        self.kind, self.s, self.shape = kind, s, shape
+        self.uses_mask = kind != "none"
+        if kind == "pyramid":
+            self.noise = FractalNoise.pyramid(shape, s.pyramid_levels, device)
+        elif kind == "fractal":
+            self.noise = FractalNoise(shape, [(s.fractal_p, s.fractal_sd)], device)
+        if kind == "blur":
+            sigmas = [s.blur_sigma_max_px * i / (s.blur_levels - 1) for i in range(s.blur_levels)]
+            self.kernels = torch.stack([gaussian_kernel(sg, s.blur_kernel) for sg in sigmas])[:, None].float().to(device)
+
+    def noise_images(self, n: int, generator: torch.Generator | None, device: torch.device | str) -> torch.Tensor:
+        """(n, L, H, W) perturbation images in [0, 1] (L levels; 1 but for the pyramid)."""
+        if self.kind == "gaussian":
+            z = torch.randn((n, 1, *self.shape), generator=generator, device=device)
+            return (self.s.centre + self.s.gaussian_sd * z).clamp(0, 1)
+        if self.kind in ("fractal", "pyramid"):
+            return (self.s.centre + self.noise.draw(n, generator)).clamp(0, 1)
+        raise ValueError(f"{self.kind} draws no noise")
+
+    def composite(self, x: torch.Tensor, m: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
+        """C(X, M, P) for (N, 1, H, W) ``x`` and ``m`` (``m`` ignored for none)."""
+        if self.kind == "none":
+            return x
+        assert m is not None
+        if self.kind == "constant":
+            return m * x + (1 - m) * self.s.constant
+        if self.kind == "blur":
+            return self._blur(x, m)
+        noise = self.noise_images(len(x), generator, x.device)
+        if self.kind == "pyramid":
+            noise = select_level(noise, m[:, 0])[:, None]
+        return m * x + (1 - m) * noise
+
+    def _blur(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        pad = self.s.blur_kernel // 2
+        padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+        stack = F.conv2d(padded, self.kernels)  # (N, levels, H, W): X blurred at each sigma
+        # sigma = sigma_max (1 - M): level 0 (sharp) where M = 1, the last (sigma_max) where M = 0.
+        return select_level(stack, 1 - m[:, 0])[:, None]
+
+
+def select_level(levels: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """Per pixel, the level at position m (L - 1), linearly interpolated.
+
+    ``levels`` (N, L, H, W); ``m`` (N, H, W) in [0, 1]. m = 0 -> level 0,
+    m = 1 -> level L - 1."""
+    n_levels = levels.shape[1]
+    pos = m.clamp(0, 1) * (n_levels - 1)
+    lower = pos.detach().floor().clamp(max=n_levels - 2).long()
+    frac = pos - lower
+    lo = levels.gather(1, lower[:, None])[:, 0]
+    hi = levels.gather(1, (lower + 1)[:, None])[:, 0]
+    return lo + frac * (hi - lo)
