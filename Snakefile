@@ -21,6 +21,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/importance.smk"
 include: "workflow/rules/saliency.smk"
 include: "workflow/rules/sanity.smk"
+include: "workflow/rules/attribution.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -302,3 +302,57 @@ def test_items_per_class_and_per_latent_dim():
     codes = np.array([[0.0, 3.0], [5.0, 1.0], [2.0, 4.0]])
     rows, targets = select_autoencoder_items(codes, np.array([1, 0]), 2)
     assert rows.tolist() == [2, 0, 1, 2] and targets.tolist() == [1, 1, 0, 0]
+
+
+# --- the stage's tables -----------------------------------------------------------------------------
+
+
+def test_layer_names_from_the_config_match_the_built_models():
+    from aemap.attribution.layers import default_layer_names_of_spec, layer_names_of_spec
+    from aemap.models import build_model
+
+    for spec in ({"family": "cnn", "channels": [32, 64, 64], "hidden": [128]},
+                 {"family": "cnn", "channels": [8, 8], "hidden": [16, 16]},
+                 {"family": "dense_ae", "encoder": [128, 32]}, {"family": "dense_ae", "encoder": [12]}):
+        model = build_model(spec, (28, 28), 10)
+        assert layer_names_of_spec(spec) == list(named_layers(model))
+    assert default_layer_names_of_spec({"family": "dense_ae", "encoder": [512, 128, 32]}) == ["hidden2"]
+    assert default_layer_names_of_spec({"family": "dense_ae", "encoder": [12]}) == ["latent"]
+    assert default_layer_names_of_spec({"family": "cnn", "channels": [8, 8]}) == ["conv1", "conv2"]
+
+
+def test_lambda_reference_is_the_attribution_sum_or_the_objective_at_the_image():
+    from aemap.attribution.stage import lambda_reference
+
+    attr = np.array([[1.0, 2.0, 0.0], [0.5, 0.0, 0.5]])
+    acts = np.array([[10.0, 1.0, 7.0], [2.0, 3.0, 4.0]])
+    assert lambda_reference("attributions", attr, acts).tolist() == [3.0, 1.0]
+    assert lambda_reference("objective", attr, acts).tolist() == [12.0, 3.0]
+    with pytest.raises(ValueError, match="lambda_reference"):
+        lambda_reference("loss", attr, acts)
+
+
+def test_ablation_table_and_the_inglis_comparison():
+    import pandas as pd
+
+    from aemap.attribution.stage import ablation_table, compare_with_importance, metrics_rows
+
+    vis = {"image": np.array([0, 0, 1, 1]), "init": np.array([0, 1, 0, 1]), "target": np.array([2, 2, 0, 0]),
+           "correlation": np.array([0.2, 0.4, 0.6, 0.8]), "top1": np.array([True, False, True, True]),
+           "topk": np.array([True, True, True, True]), "mask_mean": np.full((4, 11), 0.3),
+           "target_output": np.ones(4), "x": np.ones((4, 2, 2)), "mask": np.ones((4, 2, 2))}
+    vis["mask"][:, 0, 0] = 0  # M* X* is 0 at the top-left pixel, 1 elsewhere
+    rows = metrics_rows("e", "conv1", "pyramid", vis, np.array([7, 9]), np.array([0.1, 0.2]))
+    assert rows["image"].tolist() == [7, 7, 9, 9] and rows["beta"].tolist() == [0.1, 0.1, 0.2, 0.2]
+    table = ablation_table(pd.concat([rows, rows.assign(perturbation="none", correlation=0.0)]))
+    pyramid = table[table.perturbation == "pyramid"].iloc[0]
+    assert pyramid["n"] == 4 and pyramid["correlation"] == pytest.approx(0.5) and pyramid["top1"] == 0.75
+    signed = np.zeros((4, 3))
+    signed[:, 2] = [-1.0, 1.0, 1.0, 1.0]  # dim 3 (index 2): matches M* X*
+    signed[:, 0] = [1.0, -1.0, -1.0, -1.0]  # dim 1: its opposite
+    importance = {"signed": signed, "image_shape": np.array([2, 2])}
+    attributions = {"conv1": {"rows": np.array([7, 9]), "heatmap": np.ones((2, 2, 2)) - vis["mask"][[0, 2]]}}
+    comp = compare_with_importance(importance, attributions, [("conv1", "pyramid", vis)])
+    assert comp["dim"].tolist() == [3, 3, 1, 1]
+    np.testing.assert_allclose(comp["r_visualisation"], [1, 1, -1, -1])
+    np.testing.assert_allclose(comp["r_heatmap"], [-1, -1, 1, 1])

@@ -57,7 +57,7 @@ def test_dry_run_shows_the_data_stage_of_every_dataset(tmp_path):
     assert stats["download_source"] == "5"  # mnist, fashion_mnist, emnist, fsdd, audiomnist
     assert stats["make_spectrograms"] == "2"  # audiomnist, fsdd
     assert stats["prepare_dataset"] == "17"  # 6 views, 10 single-digit views, the 42x42 canvas
-    assert stats["train_model"] == "18"  # every experiment of the papers + 11 sanity-check DAEs
+    assert stats["train_model"] == "19"  # every experiment of the papers + 11 sanity-check DAEs
     assert stats["plot_reconstructions"] == "6" and stats["plot_fig5_noisy_inputs"] == "1"
     # The Inglis experiments, and the DAE for the corruption check's `permutation` source.
     assert stats["compute_permutation_importance"] == "6" and stats["plot_fig4_importance"] == "5"
@@ -68,6 +68,12 @@ def test_dry_run_shows_the_data_stage_of_every_dataset(tmp_path):
         assert stats[rule] == "1", rule
     for target in ("mnist", "mnist01", "emnist_vowels", "fashion_mnist", "audiomnist", "fsdd"):
         assert f"results/prepared/{target}.npz" in out
+    # Shi et al.: two CNNs x 3 conv blocks, three autoencoders x 1 layer; 6 / 2 perturbations.
+    assert stats["compute_neuron_attributions"] == "9"
+    assert stats["optimise_attribution_visualisations"] == str(2 * 3 * 6 + 3 * 2)
+    assert stats["collect_attribution_metrics"] == "5" and stats["plot_shi_fig9_ablation"] == "5"
+    assert stats["plot_shi_fig8_perturbations"] == "9" and stats["plot_shi_fig16_layers"] == "5"
+    assert stats["compare_attribution_with_importance"] == "3" and stats["plot_attribution_latent_dims"] == "3"
 
 
 @pytest.mark.parametrize(
@@ -79,6 +85,12 @@ def test_dry_run_shows_the_data_stage_of_every_dataset(tmp_path):
         ({"run": ["no_such_experiment"]}, "run: 'no_such_experiment' is not an entry of `experiments`"),
         ({"prepared": {"mnist": {"dataset": "mnst"}}}, "prepared.mnist.dataset: unknown dataset 'mnst'"),
         ({"spectrogram": {"fsdd": {"fmax_hz": "4k"}}}, "spectrogram.fsdd.fmax_hz: '4k' is not of type 'number'"),
+        ({"attribution": {"experiments": {"nope": {"layers": ["conv1"]}}}},
+         "attribution.experiments.nope: not an entry of `experiments`"),
+        ({"attribution": {"experiments": {"arumugam_cnn": {"layers": ["conv7"]}}}},
+         "attribution.experiments.arumugam_cnn.layers: 'conv7' is not a layer of this model; known: conv1, conv2"),
+        ({"attribution": {"preset": "huge"}}, "attribution.preset: 'huge' is not an entry of attribution.presets"),
+        ({"attribution": {"perturbations": ["pyramid", "smoke"]}}, "attribution.perturbations"),
     ],
 )
 def test_config_errors_name_the_key(tmp_path, override, message):
@@ -268,15 +280,55 @@ def test_smoke_sanity_check_outputs(smoke_run):
         assert (fig / f"{name}.png").stat().st_size > 10_000, name
 
 
+ATTRIBUTION = yaml.safe_load((REPO / "config.yaml").read_text())["attribution"]["experiments"]
+
+
+@pytest.mark.parametrize("experiment", sorted(ATTRIBUTION))
+def test_smoke_attribution_outputs(smoke_run, experiment):
+    work, _ = smoke_run
+    res, fig = work / "results" / experiment / "attribution", work / "results/figures" / experiment / "attribution"
+    layers = ATTRIBUTION[experiment]["layers"]
+    autoencoder = EXPERIMENTS[experiment]["model"]["family"] == "dense_ae"
+    perturbations = ["none", "pyramid"] if autoencoder else ["none", "blur", "constant", "gaussian", "fractal", "pyramid"]
+    images = 2 if autoencoder else 10  # tests/smoke.yaml: 2 latent dims x 1 image; 1 image per class
+    metrics = pd.read_csv(res / "metrics.csv")
+    assert list(metrics.columns[:9]) == ["experiment", "layer", "perturbation", "image", "init", "target",
+                                         "correlation", "top1", "topk"]
+    assert len(metrics) == len(layers) * len(perturbations) * images * 2  # 2 initialisations
+    assert metrics["correlation"].dropna().between(-1, 1).all() and metrics["top1"].isin([0, 1]).all()
+    assert (metrics["topk"] >= metrics["top1"]).all()
+    for layer in layers:
+        attr = load_npz(res / layer / "attributions.npz")
+        assert attr["heatmap"].shape == (images, 28, 28) and (attr["attributions"] >= 0).all()
+        assert ((attr["beta"] > 0) & (attr["beta"] < 1)).all()
+        for p in perturbations:
+            vis = load_npz(res / layer / f"{p}.npz")
+            assert vis["x"].shape == vis["mask"].shape == (images * 2, 28, 28)
+            assert 0 <= vis["mask"].min() and vis["mask"].max() <= 1
+            if p == "none":
+                assert (vis["mask"] == 1).all()
+        assert (fig / f"perturbations_{layer}.png").stat().st_size > 10_000
+    for name in ("ablation", "layers") + (("latent_dims",) if autoencoder else ()):
+        assert (fig / f"{name}.png").stat().st_size > 10_000, name
+    if autoencoder:
+        table = pd.read_csv(res / "inglis_comparison.csv")
+        assert len(table) == len(layers) * len(perturbations) * images * 2
+        assert table["r_visualisation"].dropna().between(-1, 1).all() and table["dim"].min() >= 1
+
+
 def test_smoke_rerun_is_byte_identical(smoke_run):
     work, args = smoke_run
     outputs = sorted((work / "results/prepared").glob("*")) + sorted((work / "results/spectrograms").glob("*"))
     outputs += sorted((work / "results").glob("*/model.pt")) + sorted((work / "results").glob("*/reconstructions.npz"))
     outputs += sorted((work / "results").glob("*/importance/*"))
     outputs += sorted((work / "results").glob("*/corruption.csv")) + sorted((work / "results").glob("*/sanity/*"))
+    outputs += sorted((work / "results").glob("*/attribution/*.csv"))
+    outputs += sorted((work / "results").glob("*/attribution/*/*.npz"))
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in outputs}
     rules = ("make_spectrograms", "prepare_dataset", "train_model", "compute_permutation_importance", "embed_latent_umap",
-             "compute_corruption_accuracy", "compare_single_class_maps", "measure_translation_shift")
+             "compute_corruption_accuracy", "compare_single_class_maps", "measure_translation_shift",
+             "compute_neuron_attributions", "optimise_attribution_visualisations", "collect_attribution_metrics",
+             "compare_attribution_with_importance")
     result = snakemake(*args, "--forcerun", *rules, cwd=work)
     assert result.returncode == 0, result.stderr[-3000:]
     after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in outputs}

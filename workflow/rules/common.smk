@@ -10,6 +10,7 @@ from aemap.checks.derived import (
     single_class_name,
     translated_name,
 )
+from aemap.attribution.layers import default_layer_names_of_spec, layer_names_of_spec
 from aemap.data.registry import load_registry
 from aemap.data.stages import spectrogram_params
 from aemap.schema import check, load_schema
@@ -43,6 +44,26 @@ def _check_config_references():
                 f"prepared.{name}.dataset: unknown dataset {view['dataset']!r}; "
                 f"known: {', '.join(sorted(REGISTRY.datasets))}"
             )
+    attribution = config["attribution"]
+    if attribution["preset"] not in attribution["presets"]:
+        errors.append(
+            f"attribution.preset: {attribution['preset']!r} is not an entry of attribution.presets "
+            f"({', '.join(attribution['presets'])})"
+        )
+    for name, entry in attribution["experiments"].items():
+        if name not in config["experiments"]:
+            errors.append(
+                f"attribution.experiments.{name}: not an entry of `experiments`"
+            )
+            continue
+        spec = config["experiments"][name]["model"]
+        known = layer_names_of_spec(spec)
+        for layer in entry.get("layers", []):
+            if layer not in known and "." not in layer:
+                errors.append(
+                    f"attribution.experiments.{name}.layers: {layer!r} is not a layer of this "
+                    f"model; known: {', '.join(known)} (or a dotted module path)"
+                )
     for name in config["spectrogram"]:
         if name != "default" and name not in REGISTRY.datasets:
             errors.append(f"spectrogram.{name}: not a dataset of the registry")
@@ -74,6 +95,8 @@ wildcard_constraints:
     source=r"[A-Za-z0-9_\-]+",
     dataset=r"[A-Za-z0-9_\-]+",
     name=r"[A-Za-z0-9_]+",
+    layer=r"[A-Za-z0-9_.]+",
+    perturbation="none|blur|constant|gaussian|fractal|pyramid",
 
 
 def get_dataset_of_prepared(name):
@@ -165,6 +188,77 @@ def get_sanity_outputs(exp):
     return targets
 
 
+def attribution_layers(exp):
+    """Layers attributed for `exp`: the entry's, else the model's default layers."""
+    entry = config["attribution"]["experiments"][exp] or {}
+    return entry.get("layers") or default_layer_names_of_spec(
+        config["experiments"][exp]["model"]
+    )
+
+
+def attribution_perturbations(exp):
+    entry = config["attribution"]["experiments"][exp] or {}
+    if entry.get("perturbations"):
+        return entry["perturbations"]
+    key = "autoencoder_perturbations" if is_autoencoder(exp) else "perturbations"
+    return config["attribution"][key]
+
+
+def attribution_pairs(exp):
+    """(layer, perturbation) of every visualisation job of `exp`, in a fixed order."""
+    return [
+        (layer, p)
+        for layer in attribution_layers(exp)
+        for p in attribution_perturbations(exp)
+    ]
+
+
+def layer_figure_perturbation(exp):
+    """The perturbation the per-layer figures show: the pyramid when run, else the last."""
+    perturbations = attribution_perturbations(exp)
+    return "pyramid" if "pyramid" in perturbations else perturbations[-1]
+
+
+def get_attribution_inputs(wildcards):
+    inputs = {
+        "model": f"results/{wildcards.experiment}/model.pt",
+        "data": get_experiment_data(wildcards),
+    }
+    if is_autoencoder(wildcards.experiment):
+        inputs["importance"] = (
+            f"results/{wildcards.experiment}/importance/pixel_latent.npz"
+        )
+    return inputs
+
+
+def get_attribution_files(wildcards):
+    return [
+        f"results/{wildcards.experiment}/attribution/{layer}/attributions.npz"
+        for layer in attribution_layers(wildcards.experiment)
+    ]
+
+
+def get_attribution_visualisations(wildcards):
+    return [
+        f"results/{wildcards.experiment}/attribution/{layer}/{p}.npz"
+        for layer, p in attribution_pairs(wildcards.experiment)
+    ]
+
+
+def get_attribution_outputs(exp):
+    """Tables and figures of the attribution stage, when `exp` is in attribution.experiments."""
+    if exp not in config["attribution"]["experiments"]:
+        return []
+    base, figures = f"results/{exp}/attribution", f"results/figures/{exp}/attribution"
+    targets = [f"{base}/metrics.csv", f"{figures}/ablation.png", f"{figures}/layers.png"]
+    targets += [
+        f"{figures}/perturbations_{layer}.png" for layer in attribution_layers(exp)
+    ]
+    if is_autoencoder(exp):
+        targets += [f"{base}/inglis_comparison.csv", f"{figures}/latent_dims.png"]
+    return targets
+
+
 def get_final_outputs():
     """Everything `rule all` builds for the experiments in `run`."""
     targets = []
@@ -184,6 +278,7 @@ def get_final_outputs():
         if config["experiments"][exp]["paper"] == "arumugam" and is_autoencoder(exp):
             targets.append(f"results/figures/{exp}/saliency.png")
         targets.extend(get_sanity_outputs(exp))
+        targets.extend(get_attribution_outputs(exp))
         if is_autoencoder(exp):
             targets.append(f"results/figures/{exp}/reconstructions.png")
             if config["experiments"][exp]["train"]["noise"] > 0:

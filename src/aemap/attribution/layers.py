@@ -144,3 +144,24 @@ def layer_shape(forward: Callable[[torch.Tensor], torch.Tensor], layer: nn.Modul
         device = p.device if p is not None else torch.device("cpu")
         out = trunk(forward, layer, torch.zeros((1, *input_shape), device=device))
     return tuple(out.shape[1:])
+
+
+def layer_names_of_spec(spec: dict) -> list[str]:
+    """The short layer names a model built from config ``model`` will have
+    (checked against :func:`named_layers` in the tests)."""
+    if spec.get("family") == "cnn":
+        return [f"conv{i}" for i in range(1, len(spec["channels"]) + 1)] + [
+            f"dense{i}" for i in range(1, len(spec.get("hidden", [128])) + 1)
+        ]
+    if spec.get("family") == "dense_ae":
+        return [f"hidden{i}" for i in range(1, len(spec["encoder"]))] + ["latent"]
+    return []
+
+
+def default_layer_names_of_spec(spec: dict) -> list[str]:
+    """Every conv block of a CNN; the last hidden layer of an encoder, else its code."""
+    names = layer_names_of_spec(spec)
+    if spec.get("family") == "dense_ae":
+        hidden = [n for n in names if n.startswith("hidden")]
+        return [hidden[-1]] if hidden else ["latent"]
+    return [n for n in names if n.startswith("conv")] or names

@@ -1,12 +1,15 @@
 """Fractal (1/f^p) noise and the fractal noise pyramid (Shi et al. Sec. 3.4).
 
-A noise image is drawn in the frequency domain: complex coefficients with
-real and imaginary parts ~ N(0, 1), amplitude scaled by ``F^(-p/2)`` (so the
-power spectrum falls as ``F^-p``), inverse FFT, real part. ``F`` is the radial
-frequency in cycles per pixel; the constant (F = 0) term is zero, so noise is
-centred on 0. The paper's scale alpha is chosen here so that each image's
-expected pixel standard deviation is exactly ``sd``: with N pixels and scale
-``s_f`` per frequency, Var = sum(s_f^2) / N^2 per unit coefficient variance.
+A noise image is drawn in the frequency domain: complex Gaussian
+coefficients, amplitude scaled by ``F^(-p/2)`` (so the power spectrum falls
+as ``F^-p``), inverse FFT. ``F`` is the radial frequency in cycles per pixel;
+the constant (F = 0) term is zero, so noise is centred on 0. The coefficients
+are drawn as the real FFT of white N(0, 1) pixel noise: the same complex
+Gaussian law with the Hermitian symmetry a real image needs, from half the
+random numbers. The paper's scale alpha is chosen here so that each image's
+expected pixel standard deviation is exactly ``sd``: white noise has
+E|W_f|^2 = N for N pixels, so Var = sum(s_f^2) / N for per-frequency scale
+``s_f``.
 
 The pyramid has ``levels = D + 1`` images, level ``d`` with ``p = 3 - d/D``
 and ``sd = 0.2 - d/(20 D)``: level 0 (smooth, strong) perturbs where the mask
@@ -33,7 +36,7 @@ def spectral_scale(height: int, width: int, p: float, sd: float, device: torch.d
     nonzero = f > 0
     s[nonzero] = f[nonzero] ** (-p / 2)
     n = height * width
-    s *= sd * n / torch.sqrt((s**2).sum())
+    s *= sd * math.sqrt(n) / torch.sqrt((s**2).sum())
     return s
 
 
@@ -55,6 +58,7 @@ class FractalNoise:
         self.shape = (h, w)
         self.params = list(params)
         self.scales = torch.stack([spectral_scale(h, w, p, sd, device) for p, sd in params]).float()
+        self._half = self.scales[..., : w // 2 + 1].contiguous()  # the scales of the real FFT's columns
 
     @classmethod
     def pyramid(cls, shape: tuple[int, int], levels: int = 6, device: torch.device | str = "cpu") -> FractalNoise:
@@ -62,9 +66,8 @@ class FractalNoise:
 
     def draw(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         levels, h, w = self.scales.shape
-        z = torch.randn((n, levels, h, w, 2), generator=generator, device=self.scales.device)
-        spectrum = torch.view_as_complex(z) * self.scales
-        return torch.fft.ifft2(spectrum).real
+        white = torch.randn((n, levels, h, w), generator=generator, device=self.scales.device)
+        return torch.fft.irfft2(torch.fft.rfft2(white) * self._half, s=(h, w))
 
 
 def spectral_slope(images: torch.Tensor) -> float:
@@ -82,4 +85,4 @@ def spectral_slope(images: torch.Tensor) -> float:
 def expected_sd(scale: torch.Tensor) -> float:
     """Expected pixel sd of noise with per-frequency amplitude ``scale``."""
     n = scale.shape[-1] * scale.shape[-2]
-    return math.sqrt(float((scale.double() ** 2).sum())) / n
+    return math.sqrt(float((scale.double() ** 2).sum()) / n)

@@ -1,9 +1,10 @@
-"""Config ``attribution`` -> typed settings, with the ``paper`` preset.
+"""Config ``attribution`` -> typed settings, with budget presets.
 
-``preset: default`` keeps the whole stage within minutes on two CPU cores;
-``preset: paper`` switches to the authors' budget (25 initialisations,
-2,048 steps) for GPU or cluster runs. Keys given explicitly under
-``attribution.optimise`` win over the preset.
+``attribution.preset`` names an entry of ``attribution.presets`` (steps and
+initialisations): ``default`` keeps the whole stage within minutes on two
+CPU cores; ``paper`` is the authors' budget (25 initialisations, 2,048
+steps) for GPU or cluster runs. ``attribution.optimise.steps`` / ``inits``,
+when given, win over the preset.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from aemap.attribution.transforms import TransformSettings
 from aemap.attribution.visualise import OptimiseSettings
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "default": {},
+    "default": {"steps": 512, "inits": 2},
     "paper": {"steps": 2048, "inits": 25},
 }
 
@@ -35,14 +36,16 @@ class AttributionSettings:
     inits: int
     forward: str  # composite | x_star
     top_k: int
+    lambda_reference: str  # attributions (paper) | objective
 
 
 def resolve(cfg: dict[str, Any]) -> AttributionSettings:
     """Typed settings from the (schema-checked) ``attribution`` block."""
+    presets = {**PRESETS, **(cfg.get("presets") or {})}
     preset = cfg.get("preset", "default")
-    if preset not in PRESETS:
-        raise ValueError(f"attribution.preset: unknown preset {preset!r}; known: {', '.join(PRESETS)}")
-    opt = {**PRESETS[preset], **(cfg.get("optimise") or {})}
+    if preset not in presets:
+        raise ValueError(f"attribution.preset: unknown preset {preset!r}; known: {', '.join(presets)}")
+    opt = {**presets[preset], **(cfg.get("optimise") or {})}
     ig = cfg.get("ig") or {}
     base = cfg.get("baseline") or {}
     beta = cfg.get("beta") or {}
@@ -96,4 +99,5 @@ def resolve(cfg: dict[str, Any]) -> AttributionSettings:
         inits=opt.get("inits", 2),
         forward=(cfg.get("metrics") or {}).get("forward", "composite"),
         top_k=(cfg.get("metrics") or {}).get("top_k", 5),
+        lambda_reference=opt.get("lambda_reference", "objective"),
     )

@@ -54,6 +54,37 @@ def select_autoencoder_items(codes: np.ndarray, dims: np.ndarray, per_dim: int) 
     return np.concatenate(rows).astype(np.int64), np.concatenate(targets).astype(np.int64)
 
 
+def choose_items(
+    model: nn.Module,
+    data: dict[str, np.ndarray],
+    cfg: dict[str, Any],
+    device: torch.device,
+    importance: dict[str, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
+    """Which test images are explained, for which target.
+
+    Classifiers: the first ``images_per_class`` test images of each class,
+    target = the label (or the prediction). Autoencoders: the top
+    ``latent_dims`` dims by Inglis et al.'s importance (summed over pixels),
+    each with the ``images_per_dim`` test images that drive it hardest; the
+    test encodings' mean and sd per dim are kept for the consistency metric."""
+    x_test = torch.as_tensor(data["x_test"], dtype=torch.float32, device=device)
+    if is_autoencoder(model):
+        if importance is None:
+            raise ValueError("autoencoder targets need Inglis et al.'s importance (importance/pixel_latent.npz)")
+        codes = _batched(model.encoder, x_test).cpu().double().numpy()
+        ranking = latent_dim_ranking(importance["importance"])
+        dims = ranking[: cfg["latent_dims"]]
+        rows, targets = select_autoencoder_items(codes, dims, cfg["images_per_dim"])
+        return {"rows": rows, "targets": targets, "code_mean": codes.mean(0), "code_sd": codes.std(0),
+                "dim_ranking": ranking, "target_kind": np.asarray("latent")}
+    rows = select_classifier_items(data["y_test"], cfg["images_per_class"])
+    targets = data["y_test"][rows].astype(np.int64)
+    if cfg.get("target", "label") == "predicted":
+        targets = _batched(model, x_test[rows]).argmax(1).cpu().numpy().astype(np.int64)
+    return {"rows": rows, "targets": targets, "target_kind": np.asarray("class")}
+
+
 def attribute(
     model: nn.Module,
     layer_name: str,
@@ -99,10 +130,24 @@ def attribute(
     }
 
 
+def lambda_reference(kind: str, attributions: np.ndarray, activations: np.ndarray) -> np.ndarray:
+    """Per image, what lambda is proportional to: ``attributions``, the sum of
+    R (the paper); ``objective``, the attribution term at the explained image,
+    sum(R * f_l(x)), which has the objective's units whatever the scale of the
+    layer's activations."""
+    r = np.asarray(attributions, dtype=np.float64).reshape(len(attributions), -1)
+    if kind == "attributions":
+        return r.sum(1)
+    if kind == "objective":
+        return np.abs((r * np.asarray(activations, dtype=np.float64).reshape(len(r), -1)).sum(1))
+    raise ValueError(f"attribution.optimise.lambda_reference: unknown {kind!r}; known: attributions, objective")
+
+
 def visualise_and_score(
     model: nn.Module,
     layer_name: str,
     attributions: np.ndarray,
+    activations: np.ndarray,
     beta: np.ndarray,
     targets: np.ndarray,
     perturbation: str,
@@ -119,8 +164,10 @@ def visualise_and_score(
     n_images = len(attributions)
     r = torch.as_tensor(np.repeat(attributions, inits, axis=0), dtype=torch.float32, device=device)
     b = torch.as_tensor(np.repeat(beta, inits), dtype=torch.float32, device=device)
+    ref = np.repeat(lambda_reference(settings.lambda_reference, attributions, activations), inits)
     input_shape = tuple(int(s) for s in model.input_shape)
-    vis = visualise(forward, layer, input_shape, r, b, perturbation, settings.optimise, progress)
+    vis = visualise(forward, layer, input_shape, r, b, perturbation, settings.optimise, progress,
+                    torch.as_tensor(ref, dtype=torch.float32, device=device))
     shown = vis.composite if settings.forward == "composite" else vis.x
     xs = torch.as_tensor(shown, device=device).reshape((len(shown), *input_shape))
     acts = _batched(lambda v: trunk(forward, layer, v), xs).reshape(len(xs), -1).cpu().numpy()
@@ -165,3 +212,68 @@ def metrics_rows(experiment: str, layer: str, perturbation: str, vis: dict[str, 
 
 def perturbation_uses_mask(kind: str) -> bool:
     return Perturbation(kind, (2, 2)).uses_mask
+
+
+def ablation_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Mean and sd of both metrics per layer x perturbation (the paper's Figs. 9-10)."""
+    grouped = metrics.groupby(["experiment", "layer", "perturbation"], sort=False)
+    table = grouped.agg(
+        n=("correlation", "size"),
+        correlation=("correlation", "mean"),
+        correlation_sd=("correlation", "std"),
+        top1=("top1", "mean"),
+        topk=("topk", "mean"),
+        mask_mean=("mask_mean", "mean"),
+        beta=("beta", "mean"),
+    )
+    return table.reset_index()
+
+
+def shown_visualisation(vis: dict[str, np.ndarray]) -> np.ndarray:
+    """What a figure shows of each visualisation: X* where the mask keeps it (M* X*)."""
+    return vis["mask"] * vis["x"]
+
+
+def compare_with_importance(
+    importance: dict[str, np.ndarray],
+    attributions: dict[str, dict[str, np.ndarray]],
+    visualisations: list[tuple[str, str, dict[str, np.ndarray]]],
+) -> pd.DataFrame:
+    """Pearson r of each latent-dim visualisation (M* X*) and of its attribution
+    map with Inglis et al.'s signed pixel heatmap of the same dim."""
+    frames = []
+    for layer, perturbation, vis in visualisations:
+        attr = attributions[layer]
+        dims = vis["target"]
+        inglis = inglis_maps(importance, dims)
+        heat = attr["heatmap"][vis["image"]]
+        frames.append(pd.DataFrame({
+            "layer": layer,
+            "perturbation": perturbation,
+            "image": attr["rows"][vis["image"]],
+            "init": vis["init"],
+            "dim": dims + 1,  # numbered from 1 as in Inglis et al.
+            "r_visualisation": pearson_rows(shown_visualisation(vis), inglis),
+            "r_heatmap": pearson_rows(heat, inglis),
+            "top1": vis["top1"].astype(int),
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def figure_items(vis: dict[str, np.ndarray]) -> np.ndarray:
+    """Item indices of the first initialisation of each image, in image order."""
+    return np.flatnonzero(vis["init"] == 0)
+
+
+def row_labels(attr: dict[str, np.ndarray]) -> list[str]:
+    """'class <name>' for a classifier's items, 'dim <k>' (from 1) for an autoencoder's."""
+    if str(attr["target_kind"]) == "latent":
+        return [f"dim {int(t) + 1}" for t in attr["targets"]]
+    classes = [str(c) for c in attr["classes"]]
+    return [f"class {classes[int(t)]}" for t in attr["targets"]]
+
+
+def inglis_maps(importance: dict[str, np.ndarray], dims: np.ndarray) -> np.ndarray:
+    """Inglis et al.'s signed pixel heatmaps of latent ``dims`` (0-based), as images."""
+    shape = tuple(int(s) for s in importance["image_shape"])
+    return np.asarray(importance["signed"])[:, dims].T.reshape(len(dims), *shape)

@@ -5,7 +5,8 @@ and a mask M together to
 
 where C composites X where M is 1 with the perturbation P elsewhere and T is
 a random robustness transformation. lambda starts at ``lambda_scale`` x the
-sum of R_l and is multiplied by ``lambda_growth`` every tenth of the run (the
+sum of R_l (the paper's reference; or any other per-item reference the caller
+passes) and is multiplied by ``lambda_growth`` every tenth of the run (the
 paper: x1; x1.2. The authors' code: x20; x1.23); the learning rate likewise by
 ``lr_decay`` (the paper leaves it open; the code: x0.8).
 
@@ -149,9 +150,15 @@ def visualise(
     kind: str,
     s: OptimiseSettings,
     progress: Callable[[int], None] | None = None,
+    lambda_reference: torch.Tensor | None = None,
 ) -> Visualisations:
     """Optimise one visualisation per row of ``attributions`` (n, *layer),
-    with area targets ``beta`` (n,), under perturbation ``kind``."""
+    with area targets ``beta`` (n,), under perturbation ``kind``.
+
+    lambda starts at ``lambda_scale`` x ``lambda_reference`` (n,); by default
+    the sum of each row's attributions (the paper)."""
+    if lambda_reference is None:
+        lambda_reference = attributions.reshape(len(attributions), -1).sum(1)
     device = attributions.device
     n = len(attributions)
     per_item = bytes_per_item(forward, layer, input_shape, device)
@@ -160,12 +167,13 @@ def visualise(
     with frozen(forward):
         for start in range(0, n, size):
             sl = slice(start, min(n, start + size))
-            parts.append(_visualise_chunk(forward, layer, input_shape, attributions[sl], beta[sl], kind, s,
-                                          _generator(s.seed, start, device), progress))
+            parts.append(_visualise_chunk(forward, layer, input_shape, attributions[sl], beta[sl],
+                                          lambda_reference[sl], kind, s, _generator(s.seed, start, device), progress))
     return Visualisations(*(np.concatenate([getattr(p, f) for p in parts]) for f in Visualisations.__dataclass_fields__))
 
 
-def _visualise_chunk(forward, layer, input_shape, attributions, beta, kind, s: OptimiseSettings, generator, progress):
+def _visualise_chunk(forward, layer, input_shape, attributions, beta, reference, kind, s: OptimiseSettings, generator,
+                     progress):
     device = attributions.device
     n = len(attributions)
     h, w = input_shape[-2:]
@@ -173,7 +181,7 @@ def _visualise_chunk(forward, layer, input_shape, attributions, beta, kind, s: O
     param = ImageParam(n, (h, w), s.parametrisation, s.init_sd, generator, device)
     opt = torch.optim.Adam([param.param], lr=s.lr)
     r = attributions.reshape(n, -1)
-    lam = s.lambda_scale * r.sum(1)
+    lam = s.lambda_scale * reference.to(r.dtype)
     tenth = max(1, s.steps // 10)
     objective = np.zeros((n, 11))
     mask_mean = np.zeros((n, 11))

@@ -1,0 +1,96 @@
+"""Attribution visualisation: the batched optimisation (many visualisations
+as one tensor program) against a one-at-a-time loop, in the same run, for
+each conv block of the Table 3 CNN and each perturbation asked for. Prints
+seconds per visualisation of --steps steps and the speed-up.
+
+    .venv/bin/python benchmarks/attribution.py [--threads 1] [--batch 64] [--steps 64] [--loop 4]
+
+Both paths run the same code (aemap.attribution.visualise); the loop calls it
+with one item at a time, as a plain implementation would. Per-step cost is
+constant, so --steps only sets the measuring time; the table scales to 512
+steps (the default preset). Weights from results/arumugam_cnn/model.pt when
+present, else random (speed depends on the shapes only). On a machine with
+CUDA the batched path also runs on the GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from aemap.attribution.layers import layer_shape, resolve_layer
+from aemap.attribution.visualise import OptimiseSettings, visualise
+from aemap.models import build_model, load_checkpoint
+
+SPEC = {"family": "cnn", "channels": [32, 64, 64], "kernel_size": 3, "pool": 2, "hidden": [128]}
+
+
+def load(device: str):
+    ckpt = Path("results/arumugam_cnn/model.pt")
+    if ckpt.is_file():
+        model, _ = load_checkpoint(ckpt, torch.device(device))
+    else:
+        torch.manual_seed(0)
+        model = build_model(SPEC, (28, 28), 10).to(device)
+    return model.eval(), "trained" if ckpt.is_file() else "random"
+
+
+def seconds_per_vis(model, layer_name: str, kind: str, n: int, steps: int, one_at_a_time: bool, device: str) -> float:
+    layer = resolve_layer(model, layer_name)
+    g = torch.Generator(device="cpu").manual_seed(0)
+    shape = layer_shape(model, layer, (28, 28))
+    r = torch.rand((n, *shape), generator=g).to(device)
+    beta = torch.full((n,), 0.2, device=device)
+    s = OptimiseSettings(steps=steps)
+    visualise(model, layer, (28, 28), r[:1], beta[:1], kind, OptimiseSettings(steps=2))  # warm-up
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    if one_at_a_time:
+        for i in range(n):
+            visualise(model, layer, (28, 28), r[i:i + 1], beta[i:i + 1], kind, s)
+    else:
+        visualise(model, layer, (28, 28), r, beta, kind, s)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=64)
+    parser.add_argument("--loop", type=int, default=4, help="visualisations timed one at a time")
+    parser.add_argument("--layers", nargs="+", default=["conv1", "conv2", "conv3"])
+    parser.add_argument("--perturbations", nargs="+", default=["pyramid", "none"])
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model, weights = load("cpu")
+    scale = 512 / args.steps
+    print(f"CPU, {args.threads} thread(s), torch {torch.__version__}, {weights} weights; "
+          f"seconds per visualisation of 512 steps (measured over {args.steps})")
+    print("| layer | perturbation | one at a time | batched (batch {0}) | speed-up |".format(args.batch))
+    print("|---|---|---|---|---|")
+    for layer in args.layers:
+        for kind in args.perturbations:
+            loop = seconds_per_vis(model, layer, kind, args.loop, args.steps, True, "cpu") * scale
+            batched = seconds_per_vis(model, layer, kind, args.batch, args.steps, False, "cpu") * scale
+            print(f"| {layer} | {kind} | {loop:.3f} s | {batched:.4f} s | {loop / batched:.1f}x |", flush=True)
+    if torch.cuda.is_available():
+        model, _ = load("cuda")
+        print(f"\nGPU {torch.cuda.get_device_name()}: seconds per visualisation of 512 steps")
+        print("| layer | perturbation | one at a time | batched (batch 1024) | speed-up |")
+        print("|---|---|---|---|---|")
+        for layer in args.layers:
+            for kind in args.perturbations:
+                loop = seconds_per_vis(model, layer, kind, args.loop, args.steps, True, "cuda") * scale
+                batched = seconds_per_vis(model, layer, kind, 1024, args.steps, False, "cuda") * scale
+                print(f"| {layer} | {kind} | {loop:.3f} s | {batched:.5f} s | {loop / batched:.1f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

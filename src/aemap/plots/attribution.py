@@ -1,0 +1,155 @@
+"""Attribution-visualisation figures (Shi, Li & Yamaguchi Figs. 6-10, 16),
+and the autoencoders' latent dims beside Inglis et al.'s heatmaps."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from aemap.plots.style import IMAGE_CMAP, new_figure, save_figure
+
+HEAT_CMAP = "inferno"
+SIGNED_CMAP = "bwr"  # Inglis et al.'s blue - white - red
+
+
+def _off(ax) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _image(ax, img, cmap=IMAGE_CMAP, vmin=0.0, vmax=1.0, title=None):
+    ax.imshow(img, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    _off(ax)
+    if title:
+        ax.set_title(title, fontsize=7)
+
+
+def _heat(ax, heat, title=None):
+    top = float(np.max(heat)) if np.max(heat) > 0 else 1.0
+    _image(ax, heat, cmap=HEAT_CMAP, vmin=0.0, vmax=top, title=title)
+
+
+def plot_perturbation_grid(
+    images: np.ndarray,
+    heatmaps: np.ndarray,
+    visualisations: dict[str, np.ndarray],
+    correlations: dict[str, np.ndarray],
+    row_labels: Sequence[str],
+    path: str | os.PathLike[str],
+    title: str = "",
+    dpi: int = 150,
+) -> None:
+    """Rows: explained items. Columns: the input, its attribution map, then the
+    visualisation (M* X*) under each perturbation with its correlation."""
+    names = list(visualisations)
+    n_rows, n_cols = len(images), 2 + len(names)
+    fig = new_figure(1.15 * n_cols + 0.4, 1.2 * n_rows + 0.5)
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    for i in range(n_rows):
+        _image(axes[i, 0], images[i], title="input" if i == 0 else None)
+        axes[i, 0].set_ylabel(row_labels[i], fontsize=7)
+        _heat(axes[i, 1], heatmaps[i], title="attribution" if i == 0 else None)
+        for j, name in enumerate(names):
+            ax = axes[i, 2 + j]
+            _image(ax, visualisations[name][i], title=name if i == 0 else None)
+            ax.text(0.98, 0.02, f"r {correlations[name][i]:.2f}", transform=ax.transAxes, ha="right", va="bottom",
+                    fontsize=6, color="tab:blue")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    save_figure(fig, path, dpi)
+
+
+def plot_ablation(ablation: pd.DataFrame, metrics: pd.DataFrame, top_k: int, path: str | os.PathLike[str],
+                  title: str = "", dpi: int = 150) -> None:
+    """Three panels, perturbations grouped by layer: visualisation correlation
+    (mean, and sd over images x initialisations), top-1 and top-k consistency."""
+    layers = list(dict.fromkeys(ablation["layer"]))
+    perts = list(dict.fromkeys(ablation["perturbation"]))
+    fig = new_figure(3.0 * 3 + 0.5, 3.0)
+    axes = fig.subplots(1, 3)
+    width = 0.8 / max(1, len(perts))
+    colours = {p: c for p, c in zip(perts, ["#999999", "#8c564b", "#bcbd22", "#1f77b4", "#ff7f0e", "#d62728"][-len(perts):])}
+    for j, pert in enumerate(perts):
+        rows = ablation.set_index(["layer", "perturbation"])
+        xs = np.arange(len(layers)) + (j - (len(perts) - 1) / 2) * width
+        corr = [rows.loc[(la, pert), "correlation"] if (la, pert) in rows.index else np.nan for la in layers]
+        sd = [rows.loc[(la, pert), "correlation_sd"] if (la, pert) in rows.index else np.nan for la in layers]
+        axes[0].bar(xs, corr, width, yerr=sd, color=colours[pert], label=pert, capsize=1.5, error_kw={"lw": 0.6})
+        for ax, key in ((axes[1], "top1"), (axes[2], "topk")):
+            vals = [rows.loc[(la, pert), key] if (la, pert) in rows.index else np.nan for la in layers]
+            ax.bar(xs, vals, width, color=colours[pert])
+    n = int(ablation["n"].median()) if len(ablation) else 0
+    for ax, name in zip(axes, ["visualisation correlation (Pearson r)", "consistency, top-1", f"consistency, top-{top_k}"]):
+        ax.set_xticks(np.arange(len(layers)), layers)
+        ax.set_title(name)
+        ax.grid(axis="y", lw=0.3)
+    axes[0].axhspan(0.5, 0.6, color="tab:green", alpha=0.12, lw=0, label="paper: good (0.5-0.6)")
+    axes[0].set_ylim(min(0.0, np.nanmin(ablation["correlation"]) - 0.05), 1.0)
+    axes[1].set_ylim(0, 1.02)
+    axes[2].set_ylim(0, 1.02)
+    axes[0].legend(fontsize=6, ncol=2, loc="upper left")
+    fig.suptitle(f"{title} ({n} visualisations per bar)" if title else "", fontsize=9)
+    save_figure(fig, path, dpi)
+
+
+def plot_layer_grid(
+    images: np.ndarray,
+    heatmaps: dict[str, np.ndarray],
+    visualisations: dict[str, np.ndarray],
+    row_labels: Sequence[str],
+    path: str | os.PathLike[str],
+    title: str = "",
+    dpi: int = 150,
+) -> None:
+    """Rows: explained items. Columns: the input, then per layer its attribution
+    map and its visualisation (M* X*)."""
+    layers = list(visualisations)
+    n_rows, n_cols = len(images), 1 + 2 * len(layers)
+    fig = new_figure(1.1 * n_cols + 0.4, 1.15 * n_rows + 0.5)
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    for i in range(n_rows):
+        _image(axes[i, 0], images[i], title="input" if i == 0 else None)
+        axes[i, 0].set_ylabel(row_labels[i], fontsize=7)
+        for j, layer in enumerate(layers):
+            _heat(axes[i, 1 + 2 * j], heatmaps[layer][i], title=f"{layer} map" if i == 0 else None)
+            _image(axes[i, 2 + 2 * j], visualisations[layer][i], title=f"{layer}" if i == 0 else None)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    save_figure(fig, path, dpi)
+
+
+def plot_latent_dims(
+    images: np.ndarray,
+    inglis: np.ndarray,
+    heatmaps: np.ndarray,
+    visualisations: dict[str, np.ndarray],
+    r_values: dict[str, np.ndarray],
+    row_labels: Sequence[str],
+    path: str | os.PathLike[str],
+    title: str = "",
+    dpi: int = 150,
+) -> None:
+    """Rows: latent dims. Columns: the image driving the dim hardest, Inglis et
+    al.'s signed heatmap of the dim, the attribution map, then the visualisation
+    of each layer with its Pearson r against the Inglis heatmap."""
+    layers = list(visualisations)
+    n_rows, n_cols = len(images), 3 + len(layers)
+    fig = new_figure(1.25 * n_cols + 0.4, 1.25 * n_rows + 0.5)
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    for i in range(n_rows):
+        _image(axes[i, 0], images[i], title="image" if i == 0 else None)
+        axes[i, 0].set_ylabel(row_labels[i], fontsize=7)
+        lim = float(np.abs(inglis[i]).max()) or 1.0
+        _image(axes[i, 1], inglis[i], cmap=SIGNED_CMAP, vmin=-lim, vmax=lim, title="Inglis signed" if i == 0 else None)
+        _heat(axes[i, 2], heatmaps[i], title="attribution" if i == 0 else None)
+        for j, layer in enumerate(layers):
+            ax = axes[i, 3 + j]
+            _image(ax, visualisations[layer][i], title=f"visualisation ({layer})" if i == 0 else None)
+            ax.text(0.98, 0.02, f"r {r_values[layer][i]:.2f}", transform=ax.transAxes, ha="right", va="bottom",
+                    fontsize=6, color="tab:blue")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    save_figure(fig, path, dpi)

@@ -1,0 +1,33 @@
+"""Rule optimise_attribution_visualisations: X*, M* and both metrics for one layer and perturbation."""
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from aemap.attribution.settings import resolve
+from aemap.attribution.stage import visualise_and_score
+from aemap.io import load_npz, save_npz
+from aemap.models import load_checkpoint
+from aemap.models.train import resolve_device
+from aemap.provenance import setup_logging
+
+sm = snakemake  # noqa: F821 - injected by Snakemake
+log = setup_logging(sm.log[0])
+torch.set_num_threads(sm.threads)
+device = resolve_device(sm.params.device)
+model, _ = load_checkpoint(sm.input.model, device)
+model.eval()
+attr = load_npz(sm.input.attributions)
+settings = resolve(sm.params.attribution)
+code_stats = (attr["code_mean"], attr["code_sd"]) if "code_mean" in attr else None
+n_items = len(attr["rows"]) * settings.inits
+log.info("%s %s %s: %d visualisations x %d steps on %s", sm.wildcards.experiment, sm.wildcards.layer,
+         sm.wildcards.perturbation, n_items, settings.optimise.steps, device)
+with tqdm(total=n_items * settings.optimise.steps, unit="step", unit_scale=True, mininterval=5) as bar:
+    vis = visualise_and_score(model, sm.wildcards.layer, attr["attributions"], attr["activations"], attr["beta"],
+                              attr["targets"],
+                              sm.wildcards.perturbation, settings, device, code_stats, bar.update)
+log.info("correlation %.3f +- %.3f, top-1 %.2f, top-%d %.2f", np.nanmean(vis["correlation"]),
+         np.nanstd(vis["correlation"]), vis["top1"].mean(), settings.top_k, vis["topk"].mean())
+save_npz(sm.output.npz, **vis, rows=attr["rows"], beta=attr["beta"], forward=np.asarray(settings.forward),
+         top_k=np.int64(settings.top_k), steps=np.int64(settings.optimise.steps))
