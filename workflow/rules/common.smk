@@ -250,7 +250,11 @@ def get_attribution_outputs(exp):
     if exp not in config["attribution"]["experiments"]:
         return []
     base, figures = f"results/{exp}/attribution", f"results/figures/{exp}/attribution"
-    targets = [f"{base}/metrics.csv", f"{figures}/ablation.png", f"{figures}/layers.png"]
+    targets = [
+        f"{base}/metrics.csv",
+        f"{figures}/ablation.png",
+        f"{figures}/layers.png",
+    ]
     targets += [
         f"{figures}/perturbations_{layer}.png" for layer in attribution_layers(exp)
     ]
