@@ -32,6 +32,28 @@ def _heat(ax, heat, title=None):
     _image(ax, heat, cmap=HEAT_CMAP, vmin=0.0, vmax=top, title=title)
 
 
+def _grid(n_rows: int, n_cols: int, width: float, height: float, images: np.ndarray, row_labels: Sequence[str],
+          first_title: str = "input"):
+    """A figure of n_rows x n_cols panels whose first column shows ``images``
+    with the row labels; returns (figure, axes)."""
+    fig = new_figure(width * n_cols + 0.4, height * n_rows + 0.5)
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    for i in range(n_rows):
+        _image(axes[i, 0], images[i], title=first_title if i == 0 else None)
+        axes[i, 0].set_ylabel(row_labels[i], fontsize=7)
+    return fig, axes
+
+
+def _r_label(ax, r: float) -> None:
+    ax.text(0.98, 0.02, f"r {r:.2f}", transform=ax.transAxes, ha="right", va="bottom", fontsize=6, color="tab:blue")
+
+
+def _finish(fig, path, title: str, dpi: int) -> None:
+    if title:
+        fig.suptitle(title, fontsize=9)
+    save_figure(fig, path, dpi)
+
+
 def plot_perturbation_grid(
     images: np.ndarray,
     heatmaps: np.ndarray,
@@ -45,21 +67,13 @@ def plot_perturbation_grid(
     """Rows: explained items. Columns: the input, its attribution map, then the
     visualisation (M* X*) under each perturbation with its correlation."""
     names = list(visualisations)
-    n_rows, n_cols = len(images), 2 + len(names)
-    fig = new_figure(1.15 * n_cols + 0.4, 1.2 * n_rows + 0.5)
-    axes = fig.subplots(n_rows, n_cols, squeeze=False)
-    for i in range(n_rows):
-        _image(axes[i, 0], images[i], title="input" if i == 0 else None)
-        axes[i, 0].set_ylabel(row_labels[i], fontsize=7)
+    fig, axes = _grid(len(images), 2 + len(names), 1.15, 1.2, images, row_labels)
+    for i in range(len(images)):
         _heat(axes[i, 1], heatmaps[i], title="attribution" if i == 0 else None)
         for j, name in enumerate(names):
-            ax = axes[i, 2 + j]
-            _image(ax, visualisations[name][i], title=name if i == 0 else None)
-            ax.text(0.98, 0.02, f"r {correlations[name][i]:.2f}", transform=ax.transAxes, ha="right", va="bottom",
-                    fontsize=6, color="tab:blue")
-    if title:
-        fig.suptitle(title, fontsize=9)
-    save_figure(fig, path, dpi)
+            _image(axes[i, 2 + j], visualisations[name][i], title=name if i == 0 else None)
+            _r_label(axes[i, 2 + j], correlations[name][i])
+    _finish(fig, path, title, dpi)
 
 
 def plot_ablation(ablation: pd.DataFrame, metrics: pd.DataFrame, top_k: int, path: str | os.PathLike[str],
@@ -107,18 +121,12 @@ def plot_layer_grid(
     """Rows: explained items. Columns: the input, then per layer its attribution
     map and its visualisation (M* X*)."""
     layers = list(visualisations)
-    n_rows, n_cols = len(images), 1 + 2 * len(layers)
-    fig = new_figure(1.1 * n_cols + 0.4, 1.15 * n_rows + 0.5)
-    axes = fig.subplots(n_rows, n_cols, squeeze=False)
-    for i in range(n_rows):
-        _image(axes[i, 0], images[i], title="input" if i == 0 else None)
-        axes[i, 0].set_ylabel(row_labels[i], fontsize=7)
+    fig, axes = _grid(len(images), 1 + 2 * len(layers), 1.1, 1.15, images, row_labels)
+    for i in range(len(images)):
         for j, layer in enumerate(layers):
             _heat(axes[i, 1 + 2 * j], heatmaps[layer][i], title=f"{layer} map" if i == 0 else None)
             _image(axes[i, 2 + 2 * j], visualisations[layer][i], title=f"{layer}" if i == 0 else None)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    save_figure(fig, path, dpi)
+    _finish(fig, path, title, dpi)
 
 
 def plot_latent_dims(
@@ -136,20 +144,12 @@ def plot_latent_dims(
     al.'s signed heatmap of the dim, the attribution map, then the visualisation
     of each layer with its Pearson r against the Inglis heatmap."""
     layers = list(visualisations)
-    n_rows, n_cols = len(images), 3 + len(layers)
-    fig = new_figure(1.25 * n_cols + 0.4, 1.25 * n_rows + 0.5)
-    axes = fig.subplots(n_rows, n_cols, squeeze=False)
-    for i in range(n_rows):
-        _image(axes[i, 0], images[i], title="image" if i == 0 else None)
-        axes[i, 0].set_ylabel(row_labels[i], fontsize=7)
+    fig, axes = _grid(len(images), 3 + len(layers), 1.25, 1.25, images, row_labels, first_title="image")
+    for i in range(len(images)):
         lim = float(np.abs(inglis[i]).max()) or 1.0
         _image(axes[i, 1], inglis[i], cmap=SIGNED_CMAP, vmin=-lim, vmax=lim, title="Inglis signed" if i == 0 else None)
         _heat(axes[i, 2], heatmaps[i], title="attribution" if i == 0 else None)
         for j, layer in enumerate(layers):
-            ax = axes[i, 3 + j]
-            _image(ax, visualisations[layer][i], title=f"visualisation ({layer})" if i == 0 else None)
-            ax.text(0.98, 0.02, f"r {r_values[layer][i]:.2f}", transform=ax.transAxes, ha="right", va="bottom",
-                    fontsize=6, color="tab:blue")
-    if title:
-        fig.suptitle(title, fontsize=9)
-    save_figure(fig, path, dpi)
+            _image(axes[i, 3 + j], visualisations[layer][i], title=f"visualisation ({layer})" if i == 0 else None)
+            _r_label(axes[i, 3 + j], r_values[layer][i])
+    _finish(fig, path, title, dpi)
