@@ -281,15 +281,18 @@ def test_smoke_sanity_check_outputs(smoke_run):
 
 
 ATTRIBUTION = yaml.safe_load((REPO / "config.yaml").read_text())["attribution"]["experiments"]
+SMOKE_ATTRIBUTION = yaml.safe_load((REPO / "tests/smoke.yaml").read_text())["attribution"]["experiments"]
 
 
 @pytest.mark.parametrize("experiment", sorted(ATTRIBUTION))
 def test_smoke_attribution_outputs(smoke_run, experiment):
     work, _ = smoke_run
     res, fig = work / "results" / experiment / "attribution", work / "results/figures" / experiment / "attribution"
-    layers = ATTRIBUTION[experiment]["layers"]
+    entry = {**ATTRIBUTION[experiment], **SMOKE_ATTRIBUTION.get(experiment, {})}
+    layers = entry["layers"]
     autoencoder = EXPERIMENTS[experiment]["model"]["family"] == "dense_ae"
-    perturbations = ["none", "pyramid"] if autoencoder else ["none", "blur", "constant", "gaussian", "fractal", "pyramid"]
+    perturbations = entry.get("perturbations") or (
+        ["none", "pyramid"] if autoencoder else ["none", "blur", "constant", "gaussian", "fractal", "pyramid"])
     images = 2 if autoencoder else 10  # tests/smoke.yaml: 2 latent dims x 1 image; 1 image per class
     metrics = pd.read_csv(res / "metrics.csv")
     assert list(metrics.columns[:9]) == ["experiment", "layer", "perturbation", "image", "init", "target",
