@@ -72,7 +72,7 @@ def test_ig_completeness_on_the_cnn_with_the_zero_baseline(layer):
     model = _sharp_cnn()
     x = torch.rand(6, 28, 28)
     t = torch.arange(6)
-    r = neuron_attributions(model, model, resolve_layer(model, layer), x, t, IGSettings(steps=200),
+    r = neuron_attributions(model, resolve_layer(model, layer), x, t, IGSettings(steps=200),
                             clamp_negative=False)
     diff = r.output - r.baseline_output
     assert np.abs(diff).min() > 0.2  # a real difference to explain
@@ -85,7 +85,7 @@ def test_optimised_baseline_suppresses_the_target_and_ig_is_complete():
     x = torch.rand(4, 28, 28)
     with torch.no_grad():
         t = model(x).argmax(1)
-    r = neuron_attributions(model, model, resolve_layer(model, "conv3"), x, t, IGSettings(steps=200),
+    r = neuron_attributions(model, resolve_layer(model, "conv3"), x, t, IGSettings(steps=200),
                             BaselineSettings(kind="optimised", steps=150, lr=0.1), clamp_negative=False)
     assert (r.baseline_output < r.output - 1.0).all()  # the target logit is suppressed
     np.testing.assert_array_less(r.completeness_gap, 0.01 * np.abs(r.output - r.baseline_output) + 1e-4)
@@ -96,7 +96,7 @@ def test_latent_layer_attributions_are_the_target_code_alone():
     ae = DenseAutoencoder((28, 28), [12]).eval()
     x = torch.rand(3, 28, 28)
     t = torch.tensor([0, 5, 11])
-    r = neuron_attributions(ae, ae.encoder, resolve_layer(ae, "latent"), x, t, classifier=False, clamp_negative=False)
+    r = neuron_attributions(ae.encoder, resolve_layer(ae, "latent"), x, t, classifier=False, clamp_negative=False)
     z = ae.encoder(x).detach().numpy()
     z0 = ae.encoder(torch.zeros(1, 28, 28)).detach().numpy()[0]
     expected = np.zeros((3, 12))
@@ -213,7 +213,7 @@ def test_the_mask_concentrates_on_the_only_contributing_square(kind):
     square = (slice(6, 18), slice(10, 22))  # 144 px, beta = 144 / 784
     net = SquareNet(square)
     x = torch.ones(1, 28, 28)
-    r = neuron_attributions(net, net, net.act, x, torch.tensor([0]))
+    r = neuron_attributions(net, net.act, x, torch.tensor([0]))
     assert r.attributions[0, 1].max() == 0  # channel 1 does not contribute
     beta = otsu_beta(r.heatmap[0])
     assert beta.value == pytest.approx(144 / 784)

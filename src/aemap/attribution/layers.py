@@ -79,17 +79,6 @@ def target_function(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
     return model
 
 
-def default_layers(model: nn.Module) -> list[str]:
-    """Every conv block of a CNN; the last hidden layer of an encoder (the
-    code itself when the encoder has none)."""
-    names = list(named_layers(model))
-    if isinstance(model, DenseAutoencoder):
-        hidden = [n for n in names if n.startswith("hidden")]
-        return [hidden[-1]] if hidden else ["latent"]
-    convs = [n for n in names if n.startswith("conv")]
-    return convs or names
-
-
 class _Stop(Exception):
     """Raised by the trunk's hook once the layer has been computed."""
 

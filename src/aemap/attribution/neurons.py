@@ -50,10 +50,6 @@ class BaselineSettings:
     keep_weight: float = 1.0  # weight of the term that keeps a0 close to a
 
 
-def _as_batch(x: torch.Tensor, input_shape: Sequence[int]) -> torch.Tensor:
-    return x.reshape((x.shape[0], *input_shape))
-
-
 def zero_baseline_attributions(
     forward: Callable[[torch.Tensor], torch.Tensor],
     layer: nn.Module,
@@ -187,7 +183,6 @@ class NeuronAttributions:
 
 
 def neuron_attributions(
-    model: nn.Module,
     forward: Callable[[torch.Tensor], torch.Tensor],
     layer: nn.Module,
     x: torch.Tensor,
@@ -200,7 +195,8 @@ def neuron_attributions(
 ) -> NeuronAttributions:
     """Attributions of ``layer``'s neurons to ``forward(x)[:, target]``.
 
-    ``x`` is (N, *input_shape) on the model's device; ``targets`` (N,) long."""
+    ``forward`` is the model (logits) or its encoder (codes); ``x`` is
+    (N, *input_shape) on the model's device; ``targets`` (N,) long."""
     input_shape = tuple(x.shape[1:])
     if baseline.kind == "zero":
         attr, out0 = zero_baseline_attributions(forward, layer, x, targets, ig)

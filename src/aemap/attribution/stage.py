@@ -17,7 +17,6 @@ from aemap.attribution.layers import resolve_layer, target_function, trunk
 from aemap.attribution.metrics import in_top_k, pearson_rows, standardised_codes
 from aemap.attribution.neurons import neuron_attributions
 from aemap.attribution.otsu import FlatMapError, otsu_beta
-from aemap.attribution.perturb import Perturbation
 from aemap.attribution.settings import AttributionSettings
 from aemap.attribution.visualise import visualise
 from aemap.models.networks import DenseAutoencoder
@@ -101,7 +100,7 @@ def attribute(
     x = torch.as_tensor(images, dtype=torch.float32, device=device)
     t = torch.as_tensor(targets, dtype=torch.long, device=device)
     result = neuron_attributions(
-        model, forward, layer, x, t, settings.ig, settings.baseline, settings.clamp_negative,
+        forward, layer, x, t, settings.ig, settings.baseline, settings.clamp_negative,
         settings.channel_filter, classifier=not is_autoencoder(model),
     )
     betas, thresholds, sources = [], [], []
@@ -208,10 +207,6 @@ def metrics_rows(experiment: str, layer: str, perturbation: str, vis: dict[str, 
         "mask_mean": vis["mask_mean"][:, -1],
         "target_output": vis["target_output"],
     })
-
-
-def perturbation_uses_mask(kind: str) -> bool:
-    return Perturbation(kind, (2, 2)).uses_mask
 
 
 def ablation_table(metrics: pd.DataFrame) -> pd.DataFrame:
