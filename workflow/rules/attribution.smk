@@ -120,7 +120,6 @@ rule plot_shi_fig8_perturbations:
 rule plot_shi_fig9_ablation:
     input:
         ablation="results/{experiment}/attribution/ablation.csv",
-        metrics="results/{experiment}/attribution/metrics.csv",
     output:
         png=report(
             "results/figures/{experiment}/attribution/ablation.png",

@@ -9,6 +9,7 @@ when given, win over the preset.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,12 @@ class AttributionSettings:
     lambda_reference: str  # attributions (paper) | objective
 
 
+def _build(cls: type, values: dict[str, Any], **fixed: Any) -> Any:
+    """``cls`` from the config keys it has a field for; its own defaults fill the rest."""
+    names = {f.name for f in dataclasses.fields(cls)} - set(fixed)
+    return cls(**{k: v for k, v in values.items() if k in names}, **fixed)
+
+
 def resolve(cfg: dict[str, Any]) -> AttributionSettings:
     """Typed settings from the (schema-checked) ``attribution`` block."""
     presets = {**PRESETS, **(cfg.get("presets") or {})}
@@ -51,52 +58,21 @@ def resolve(cfg: dict[str, Any]) -> AttributionSettings:
     beta = cfg.get("beta") or {}
     tr = cfg.get("transforms") or {}
     pt = cfg.get("perturbation") or {}
-    transforms = TransformSettings(
-        jitter1_px=tr.get("jitter1_px", TransformSettings.jitter1_px),
-        scale=tuple(tr.get("scale", TransformSettings.scale)),
-        rotate_deg=tr.get("rotate_deg", TransformSettings.rotate_deg),
-        shear_deg=tr.get("shear_deg", TransformSettings.shear_deg),
-        jitter2_px=tr.get("jitter2_px", TransformSettings.jitter2_px),
-        enabled=tr.get("enabled", True),
-    )
-    perturbation = PerturbationSettings(
-        constant=pt.get("constant", 0.5),
-        centre=pt.get("centre", 0.5),
-        gaussian_sd=pt.get("gaussian_sd", 1.0),
-        fractal_p=pt.get("fractal_p", 2.0),
-        fractal_sd=pt.get("fractal_sd", 0.2),
-        pyramid_levels=pt.get("pyramid_levels", 6),
-        blur_sigma_max_px=pt.get("blur_sigma_max_px", 2.0),
-        blur_kernel=pt.get("blur_kernel", 5),
-        blur_levels=pt.get("blur_levels", 8),
-    )
-    optimise = OptimiseSettings(
-        steps=opt.get("steps", 512),
-        lr=opt.get("lr", 0.05),
-        lr_decay=opt.get("lr_decay", 1.0),
-        lambda_scale=opt.get("lambda_scale", 1.0),
-        lambda_growth=opt.get("lambda_growth", 1.2),
-        parametrisation=opt.get("parametrisation", "fft"),
-        init_sd=opt.get("init_sd", 0.01),
-        seed=opt.get("seed", 0),
-        memory_budget_mb=opt.get("memory_budget_mb", 256),
-        max_batch=opt.get("max_batch", 256),
-        transforms=transforms,
-        perturbation=perturbation,
-    )
+    transforms = _build(TransformSettings, tr)
+    if "scale" in tr:
+        transforms = dataclasses.replace(transforms, scale=tuple(tr["scale"]))
+    optimise = _build(OptimiseSettings, opt, transforms=transforms, perturbation=_build(PerturbationSettings, pt))
     fraction = beta.get("fraction", "paper")
     return AttributionSettings(
-        ig=IGSettings(steps=ig.get("steps", 200), method=ig.get("method", "riemann_right"),
-                      internal_batch_size=ig.get("internal_batch_size", 512)),
-        baseline=BaselineSettings(kind=base.get("kind", "zero"), steps=base.get("steps", 100), lr=base.get("lr", 0.1),
-                                  competitors=base.get("competitors", 4), keep_weight=base.get("keep_weight", 1.0)),
+        ig=_build(IGSettings, ig),
+        baseline=_build(BaselineSettings, base),
         clamp_negative=cfg.get("clamp_negative", True),
         channel_filter=cfg.get("channel_filter"),
         beta_bins=beta.get("bins", 200),
         beta_fraction={"paper": 1.0, "code": 0.5}[fraction] if isinstance(fraction, str) else float(fraction),
         beta_fallback=beta.get("fallback"),
         optimise=optimise,
-        inits=opt.get("inits", 2),
+        inits=opt["inits"],  # every preset has one
         forward=(cfg.get("metrics") or {}).get("forward", "composite"),
         top_k=(cfg.get("metrics") or {}).get("top_k", 5),
         lambda_reference=opt.get("lambda_reference", "objective"),

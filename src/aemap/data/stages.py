@@ -6,7 +6,7 @@ writes one output atomically, so the same steps run from a notebook:
 
 >>> from aemap.data import stages, load_registry
 >>> reg = load_registry("workflow/resources/datasets.yaml")
->>> stages.fetch(reg, "mnist", "resources/raw/mnist", mirror="../shared/data")  # doctest: +SKIP
+>>> stages.fetch(reg, "mnist", "resources/raw/mnist", mirror="/path/to/mirror")  # doctest: +SKIP
 """
 
 from __future__ import annotations

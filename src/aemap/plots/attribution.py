@@ -76,7 +76,7 @@ def plot_perturbation_grid(
     _finish(fig, path, title, dpi)
 
 
-def plot_ablation(ablation: pd.DataFrame, metrics: pd.DataFrame, top_k: int, path: str | os.PathLike[str],
+def plot_ablation(ablation: pd.DataFrame, top_k: int, path: str | os.PathLike[str],
                   title: str = "", dpi: int = 150) -> None:
     """Three panels, perturbations grouped by layer: visualisation correlation
     (mean, and sd over images x initialisations), top-1 and top-k consistency."""
@@ -86,8 +86,8 @@ def plot_ablation(ablation: pd.DataFrame, metrics: pd.DataFrame, top_k: int, pat
     axes = fig.subplots(1, 3)
     width = 0.8 / max(1, len(perts))
     colours = {p: c for p, c in zip(perts, ["#999999", "#8c564b", "#bcbd22", "#1f77b4", "#ff7f0e", "#d62728"][-len(perts):])}
+    rows = ablation.set_index(["layer", "perturbation"])
     for j, pert in enumerate(perts):
-        rows = ablation.set_index(["layer", "perturbation"])
         xs = np.arange(len(layers)) + (j - (len(perts) - 1) / 2) * width
         corr = [rows.loc[(la, pert), "correlation"] if (la, pert) in rows.index else np.nan for la in layers]
         sd = [rows.loc[(la, pert), "correlation_sd"] if (la, pert) in rows.index else np.nan for la in layers]
