@@ -22,7 +22,6 @@ include: "workflow/rules/importance.smk"
 include: "workflow/rules/saliency.smk"
 include: "workflow/rules/sanity.smk"
 include: "workflow/rules/attribution.smk"
-include: "workflow/rules/figures.smk"
 
 
 rule all:

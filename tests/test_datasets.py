@@ -8,7 +8,7 @@ from PIL import Image
 
 from aemap.data.prepare import PrepareError, PrepareSpec, SplitSpec, check_prepared, prepare, split_rows
 from aemap.data.readers import DatasetReadError, LabelledArrays, list_wav_folder, read_images
-from aemap.data.registry import RegistryError, load_registry
+from aemap.data.registry import RegistryError, load_registry, missing_local_files
 from aemap.data.stages import make_spectrograms, prepare_dataset, spectrogram_params
 from aemap.io import save_npz
 
@@ -65,16 +65,16 @@ def _emnist_entry():
 
 
 def test_wav_folder_from_synthesised_files(tmp_path):
-    # Name pattern <label>-<speaker>-<take>.wav in nested folders, a user's own corpus.
+    # A user's own corpus: <speaker>/<label>_<take>.wav, the speaker only in the folder name.
     for word, freq in (("yes", 1500), ("no", 3000)):
         for speaker in ("ann", "bob", "cy"):
             for take in range(2):
-                write_tone(tmp_path / speaker / f"{word}-{speaker}-{take}.wav", freq, 16000, seconds=0.3)
+                write_tone(tmp_path / speaker / f"{word}_{take}.wav", freq, 16000, seconds=0.3)
     entry = {
         "kind": "wav_folder",
         "path": str(tmp_path),
         "glob": "*/*.wav",
-        "regex": r"(?P<label>[a-z]+)-(?P<group>[a-z]+)-(?P<index>\d+)\.wav",
+        "regex": r"(?P<group>[^/]+)/(?P<label>[a-z]+)_(?P<index>\d+)\.wav",
         "upstream_test": {"field": "index", "values": [0]},
     }
     reg = load_registry(REGISTRY_FILE, datasets={"words": entry})
@@ -92,12 +92,38 @@ def test_wav_folder_from_synthesised_files(tmp_path):
     assert set(out["group_train"]).isdisjoint(out["group_test"]) and len(set(out["group_test"])) == 1
 
 
-def test_wav_folder_name_that_does_not_match_is_named(tmp_path):
-    write_tone(tmp_path / "oops.wav", 1000, 8000)
+def test_wav_folder_path_that_does_not_match_is_named(tmp_path):
+    write_tone(tmp_path / "sub" / "oops.wav", 1000, 8000)
     reg = load_registry(REGISTRY_FILE, datasets={"w": {"kind": "wav_folder", "path": str(tmp_path),
-                                                        "glob": "*.wav", "regex": r"(?P<label>\d)_.*\.wav"}})
-    with pytest.raises(DatasetReadError, match=r"oops\.wav: file name does not match datasets\.w\.regex"):
+                                                        "glob": "*/*.wav", "regex": r"(?P<label>\d)_.*\.wav"}})
+    with pytest.raises(DatasetReadError, match=r"datasets\.w\.regex .* does not match 'sub/oops\.wav' \(the path relative"):
         list_wav_folder(reg.dataset("w"), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("regex", "message"),
+    [
+        (r"(?P<label>\d", r"data\.datasets\.w\.regex: not a valid regular expression"),
+        (r"(?P<word>\d)\.wav", r"data\.datasets\.w\.regex: needs a named group 'label'"),
+    ],
+)
+def test_wav_folder_regex_is_checked_when_the_registry_loads(tmp_path, regex, message):
+    entry = {"kind": "wav_folder", "path": str(tmp_path), "glob": "*.wav", "regex": regex}
+    with pytest.raises(RegistryError, match=message):
+        load_registry(REGISTRY_FILE, datasets={"w": entry})
+
+
+def test_missing_local_path_or_file_names_the_key(tmp_path):
+    user = {
+        "gone": {"kind": "image_folder", "path": str(tmp_path / "nowhere"), "glob": "*/*.png"},
+        "npz": {"kind": "npz", "path": str(tmp_path), "file": "absent.npz"},
+        "ok": {"kind": "npz", "path": str(tmp_path), "file": "here.npz"},
+    }
+    (tmp_path / "here.npz").write_bytes(b"")
+    errors = missing_local_files(load_registry(REGISTRY_FILE, datasets=user), user)
+    assert len(errors) == 2
+    assert errors[0].startswith("data.datasets.gone.path: no such folder")
+    assert errors[1].startswith("data.datasets.npz.file: no such file")
 
 
 def test_image_folder(tmp_path):

@@ -8,9 +8,19 @@ import torch
 import yaml
 from torch import nn
 
-from aemap.models import ConvClassifier, DenseAutoencoder, ModelConfigError, build_model, load_checkpoint, save_checkpoint
+from aemap.models import (
+    ConvClassifier,
+    DenseAutoencoder,
+    ModelConfigError,
+    build_model,
+    import_experiment,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+)
 from aemap.models.factory import n_parameters
-from aemap.models.train import TrainConfig, corrupt, fit_autoencoder, resolve_device, train_experiment
+from aemap.compute import resolve_device
+from aemap.models.train import TrainConfig, corrupt, fit_autoencoder, train_experiment
 
 from .conftest import REPO
 
@@ -191,9 +201,48 @@ def test_unshuffled_full_batch_step_matches_a_plain_loop():
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_resolve_device():
-    assert resolve_device("cpu").type == "cpu"
-    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
-    if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="no CUDA device"):
-            resolve_device("cuda")
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only behaviour; this machine has CUDA")
+def test_resolve_device_without_cuda():
+    assert resolve_device("cpu") == torch.device("cpu") == resolve_device("auto")
+    for name in ("cuda", "cuda:1"):
+        with pytest.raises(RuntimeError, match="compute.device is 'cuda(:1)?' but no CUDA device"):
+            resolve_device(name)  # noqa: B018
+    with pytest.raises(RuntimeError, match="Expected one of"):  # torch's own message for a name it does not know
+        resolve_device("gpu")
+
+
+def test_imported_weights_give_the_same_model_and_are_checked(tmp_path):
+    torch.manual_seed(0)
+    spec = {"family": "dense_ae", "encoder": [6, 3]}
+    trained = build_model(spec, (4, 4), 2)
+    torch.save(trained.state_dict(), tmp_path / "state.pt")
+    x = torch.rand(5, 4, 4)
+    loaded = load_weights(build_model(spec, (4, 4), 2), tmp_path / "state.pt", key="experiments.mine.weights")
+    torch.testing.assert_close(loaded(x), trained.eval()(x), rtol=0, atol=0)
+    # A model of another shape: every parameter that does not fit is named.
+    with pytest.raises(ModelConfigError, match=r"experiments\.mine\.weights: .*shape differs: .*encoder\.1\.weight \(6, 16\) \(model: \(7, 16\)\)"):
+        load_weights(build_model({"family": "dense_ae", "encoder": [7, 3]}, (4, 4), 2), tmp_path / "state.pt",
+                     key="experiments.mine.weights")
+    # Anything but tensors in plain containers is refused unread (weights_only=True).
+    torch.save({"state_dict": trained.state_dict(), "hook": _NotATensor()}, tmp_path / "pickled.pt")
+    with pytest.raises(ModelConfigError, match="cannot read .*pickled.pt as a state dict"):
+        load_weights(build_model(spec, (4, 4), 2), tmp_path / "pickled.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
+    with pytest.raises(ModelConfigError, match="cannot read"):
+        load_weights(build_model(spec, (4, 4), 2), tmp_path / "junk.pt")
+
+
+class _NotATensor:
+    """Stands for arbitrary code a pickle could run."""
+
+
+def test_import_experiment_scores_the_model_on_its_data(tmp_path):
+    data, clean = _stripes(), dict(EXPERIMENT, train={**EXPERIMENT["train"], "noise": 0.0, "epochs": 2})
+    model, result = train_experiment("tiny", clean, data, torch.device("cpu"), progress=False)
+    torch.save(model.state_dict(), tmp_path / "w.pt")
+    _, metrics = import_experiment(
+        "mine", {"model": clean["model"], "weights": str(tmp_path / "w.pt")}, data, torch.device("cpu"))
+    # The same weights, scored on the same data: the trained run's final losses.
+    assert metrics["test_loss"] == pytest.approx(result.metrics["test_loss"], rel=1e-6)
+    assert metrics["train_loss"] == pytest.approx(result.metrics["train_loss"], rel=1e-6)
+    assert metrics["loss"] == "bce" and metrics["weights"].endswith("w.pt")

@@ -58,13 +58,13 @@ def test_dry_run_shows_the_data_stage_of_every_dataset(tmp_path):
     assert stats["make_spectrograms"] == "2"  # audiomnist, fsdd
     assert stats["prepare_dataset"] == "17"  # 6 views, 10 single-digit views, the 42x42 canvas
     assert stats["train_model"] == "19"  # every experiment of the papers + 11 sanity-check DAEs
-    assert stats["plot_reconstructions"] == "6" and stats["plot_fig5_noisy_inputs"] == "1"
+    assert stats["plot_reconstructions"] == "6" and stats["plot_arumugam_fig5_noisy_inputs"] == "1"
     # The Inglis experiments, and the DAE for the corruption check's `permutation` source.
-    assert stats["compute_permutation_importance"] == "6" and stats["plot_fig4_importance"] == "5"
-    assert stats["compute_saliency_maps"] == "12" and stats["plot_fig7_saliency"] == "1"
-    for rule in ("compare_single_class_maps", "plot_fig8_single_class", "measure_translation_shift",
-                 "plot_fig9_translation", "compute_corruption_accuracy", "plot_fig10_corrupted_examples",
-                 "plot_fig11_corruption"):
+    assert stats["compute_permutation_importance"] == "6" and stats["plot_inglis_fig4_importance"] == "5"
+    assert stats["compute_saliency_maps"] == "12" and stats["plot_arumugam_fig7_saliency"] == "1"
+    for rule in ("compare_single_class_maps", "plot_arumugam_fig8_single_class", "measure_translation_shift",
+                 "plot_arumugam_fig9_translation", "compute_corruption_accuracy", "plot_arumugam_fig10_corrupted_examples",
+                 "plot_arumugam_fig11_corruption"):
         assert stats[rule] == "1", rule
     for target in ("mnist", "mnist01", "emnist_vowels", "fashion_mnist", "audiomnist", "fsdd"):
         assert f"results/prepared/{target}.npz" in out
@@ -268,7 +268,7 @@ def test_smoke_sanity_check_outputs(smoke_run):
     np.testing.assert_allclose(shift["digit_shift"], [-7, -7], atol=1e-9)
     assert len(shift["saliency_shift_per_image_mean"]) == 2
     # Check 3: every source, both ends, 0-30 %.
-    table = pd.read_csv(res / "corruption.csv")
+    table = pd.read_csv(res / "sanity" / "corruption.csv")
     assert list(table.columns[:4]) == ["source", "which", "fraction", "accuracy"]
     assert set(table["source"]) == {"csda_local", "csda_mean", "csda_per_image", "permutation", "grad_x_input",
                                     "variance", "random"}
@@ -324,7 +324,7 @@ def test_smoke_rerun_is_byte_identical(smoke_run):
     outputs = sorted((work / "results/prepared").glob("*")) + sorted((work / "results/spectrograms").glob("*"))
     outputs += sorted((work / "results").glob("*/model.pt")) + sorted((work / "results").glob("*/reconstructions.npz"))
     outputs += sorted((work / "results").glob("*/importance/*"))
-    outputs += sorted((work / "results").glob("*/corruption.csv")) + sorted((work / "results").glob("*/sanity/*"))
+    outputs += sorted((work / "results").glob("*/sanity/*"))
     outputs += sorted((work / "results").glob("*/attribution/*.csv"))
     outputs += sorted((work / "results").glob("*/attribution/*/*.npz"))
     outputs += sorted((work / "results").glob("*/saliency/maps.npz"))

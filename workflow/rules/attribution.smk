@@ -19,7 +19,7 @@ rule compute_neuron_attributions:
     resources:
         gpu=GPU_PER_TRAINING_JOB,
     params:
-        attribution=config["attribution"],
+        attribution=get_attribution_params,
         device=config["compute"]["device"],
     script:
         "../scripts/compute_neuron_attributions.py"
@@ -42,7 +42,7 @@ rule optimise_attribution_visualisations:
     resources:
         gpu=GPU_PER_TRAINING_JOB,
     params:
-        attribution=config["attribution"],
+        attribution=get_attribution_params,
         device=config["compute"]["device"],
     script:
         "../scripts/optimise_attribution_visualisations.py"

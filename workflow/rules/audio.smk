@@ -17,14 +17,14 @@ rule make_spectrograms:
     threads: config["compute"]["max_threads"]
     params:
         spectrogram=get_spectrogram_params,
-        registry=REGISTRY_ARGS,
+        registry=get_dataset_registry_args,
         fingerprint=lambda w: REGISTRY.fingerprint("dataset", w.dataset),
     script:
         "../scripts/make_spectrograms.py"
 
 
 # One example spectrogram per class (Inglis et al. Fig. 9 shows one of "zero").
-rule plot_fig9_spectrograms:
+rule plot_inglis_fig9_spectrograms:
     input:
         npz="results/spectrograms/{dataset}.npz",
     output:
@@ -35,12 +35,12 @@ rule plot_fig9_spectrograms:
             subcategory="{dataset}",
         ),
     log:
-        "logs/plot_fig9_spectrograms/{dataset}.log",
+        "logs/plot_inglis_fig9_spectrograms/{dataset}.log",
     benchmark:
-        "benchmarks/plot_fig9_spectrograms/{dataset}.tsv"
+        "benchmarks/plot_inglis_fig9_spectrograms/{dataset}.tsv"
     conda:
         CONDA_ENV
     params:
         dpi=config["figures"]["dpi"],
     script:
-        "../scripts/plot_fig9_spectrograms.py"
+        "../scripts/plot_inglis_fig9_spectrograms.py"

@@ -1,9 +1,11 @@
 # Validation, the registry and the helpers every rule file uses.
 import os
+import re
 from pathlib import Path
 
 from snakemake.utils import validate
 
+from aemap.analyses import experiments_with, resolve_analyses
 from aemap.checks.derived import (
     SanityConfigError,
     add_derived_entries,
@@ -11,7 +13,8 @@ from aemap.checks.derived import (
     translated_name,
 )
 from aemap.attribution.layers import default_layer_names_of_spec, layer_names_of_spec
-from aemap.data.registry import load_registry
+from aemap.attribution.perturb import PERTURBATIONS
+from aemap.data.registry import load_registry, missing_local_files
 from aemap.data.stages import spectrogram_params
 from aemap.schema import check, load_schema
 
@@ -20,11 +23,15 @@ from aemap.schema import check, load_schema
 CONFIG_SCHEMA = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
 check(config, load_schema(CONFIG_SCHEMA), "config")
 validate(config, CONFIG_SCHEMA)
+# Each experiment's analyses: its own list, else its paper's defaults (aemap.analyses).
+_analysis_errors = resolve_analyses(config)
+if _analysis_errors:
+    raise ValueError("config:\n  " + "\n  ".join(_analysis_errors))
 # The sanity checks' models are experiments derived from `sanity` (aemap.checks.derived).
 try:
     SANITY_EXPERIMENTS = add_derived_entries(config)
 except SanityConfigError as err:
-    raise ValueError(f"config.yaml: {err}") from None
+    raise ValueError(f"config: {err}") from None
 
 
 def _check_config_references():
@@ -56,6 +63,10 @@ def _check_config_references():
                 f"attribution.experiments.{name}: not an entry of `experiments`"
             )
             continue
+        if "attribution" not in config["experiments"][name]["analyses"]:
+            errors.append(
+                f"attribution.experiments.{name}: experiments.{name}.analyses does not list 'attribution'"
+            )
         spec = config["experiments"][name]["model"]
         known = layer_names_of_spec(spec)
         for layer in entry.get("layers", []):
@@ -67,8 +78,14 @@ def _check_config_references():
     for name in config["spectrogram"]:
         if name != "default" and name not in REGISTRY.datasets:
             errors.append(f"spectrogram.{name}: not a dataset of the registry")
+    for name, exp in config["experiments"].items():
+        if "weights" in exp and not Path(exp["weights"]).is_file():
+            errors.append(
+                f"experiments.{name}.weights: no such file: {exp['weights']} (relative to {Path.cwd()})"
+            )
+    errors += missing_local_files(REGISTRY, config["data"]["datasets"])
     if errors:
-        raise ValueError("config.yaml:\n  " + "\n  ".join(errors))
+        raise ValueError("config:\n  " + "\n  ".join(errors))
 
 
 def _registry_path():
@@ -76,27 +93,66 @@ def _registry_path():
     return path if path.is_absolute() else Path(workflow.basedir) / path
 
 
-# Scripts reload the registry from these; rules pass a fingerprint of the entry they use.
-REGISTRY_ARGS = {
-    # Relative to the working directory, so that a moved checkout reruns nothing.
-    "path": os.path.relpath(_registry_path()),
-    "sources": config["data"]["sources"],
-    "datasets": config["data"]["datasets"],
-}
-REGISTRY = load_registry(**REGISTRY_ARGS)
+REGISTRY = load_registry(
+    _registry_path(), config["data"]["sources"], config["data"]["datasets"]
+)
 _check_config_references()
+
+
+def registry_args(source=None, dataset=None):
+    """What a job's script reloads the registry from: the registry file and only the
+    user entries that job reads, so that adding an entry to data.sources or
+    data.datasets changes no other job's params (and reruns nothing else)."""
+    user_sources, user_datasets = config["data"]["sources"], config["data"]["datasets"]
+    datasets = {}
+    if dataset is not None:
+        if dataset in user_datasets:
+            datasets[dataset] = user_datasets[dataset]
+        source = REGISTRY.dataset(dataset).source
+    sources = {source: user_sources[source]} if source in user_sources else {}
+    # Relative to the working directory, so that a moved checkout reruns nothing.
+    path = os.path.relpath(_registry_path())
+    return {"path": path, "sources": sources, "datasets": datasets}
+
+
+def get_dataset_registry_args(wildcards):
+    return registry_args(dataset=wildcards.dataset)
+
+
+def get_prepared_registry_args(wildcards):
+    return registry_args(dataset=config["prepared"][wildcards.name]["dataset"])
+
+
+def get_source_registry_args(wildcards):
+    return registry_args(source=wildcards.source)
+
 RAW_DIR = config["data"]["raw_dir"]
 # Environment for every rule (pins as in pyproject.toml), used with --sdm conda.
 CONDA_ENV = "../../envs/aemap.yaml"
 
 
+def is_trained(experiment):
+    """Trained by the workflow (else imported from the experiment's `weights`)."""
+    return "weights" not in config["experiments"][experiment]
+
+
+def _names_pattern(names):
+    """A wildcard constraint matching exactly `names` (and nothing when there are none)."""
+    return "|".join(map(re.escape, names)) or "(?!)"
+
+
+TRAINED_EXPERIMENTS = [e for e in config["experiments"] if is_trained(e)]
+IMPORTED_EXPERIMENTS = [e for e in config["experiments"] if not is_trained(e)]
+
+
+
 wildcard_constraints:
-    experiment="|".join(config["experiments"]) or "^$",
+    experiment=_names_pattern(config["experiments"]),
     source=r"[A-Za-z0-9_\-]+",
     dataset=r"[A-Za-z0-9_\-]+",
     name=r"[A-Za-z0-9_]+",
     layer=r"[A-Za-z0-9_.]+",
-    perturbation="none|blur|constant|gaussian|fractal|pyramid",
+    perturbation="|".join(PERTURBATIONS),
 
 
 def get_dataset_of_prepared(name):
@@ -155,9 +211,17 @@ def get_single_class_maps(wildcards):
     ]
 
 
+def get_saliency_params(wildcards):
+    """`saliency`, except that an experiment with the sanity analysis keeps the map
+    of every test image (check 3 ranks each image's pixels by its own map)."""
+    params = dict(config["saliency"])
+    if has(wildcards.experiment, "sanity"):
+        params["images"] = None
+    return params
+
+
 def get_corruption_inputs(wildcards):
     inputs = {
-        "autoencoder": f"results/{wildcards.experiment}/model.pt",
         "classifier": f"results/{config['sanity']['classifier']}/model.pt",
         "data": get_experiment_data(wildcards),
         "maps": f"results/{wildcards.experiment}/saliency/maps.npz",
@@ -170,10 +234,8 @@ def get_corruption_inputs(wildcards):
 
 
 def get_sanity_outputs(exp):
-    """The sanity checks' tables and figures, when `exp` is `sanity.experiment`."""
+    """The sanity checks' tables and figures of an experiment with the `sanity` analysis."""
     sanity = config["sanity"]
-    if sanity["experiment"] != exp:
-        return []
     targets = []
     if sanity["single_class"]["classes"]:
         targets.append(f"results/{exp}/sanity/single_class.csv")
@@ -182,22 +244,46 @@ def get_sanity_outputs(exp):
         targets.append(f"results/{exp}/sanity/translation.json")
         targets.append(f"results/figures/{exp}/sanity_translation.png")
     if sanity["classifier"]:
-        targets.append(f"results/{exp}/corruption.csv")
+        targets.append(f"results/{exp}/sanity/corruption.csv")
         targets.append(f"results/figures/{exp}/sanity_corrupted_examples.png")
         targets.append(f"results/figures/{exp}/sanity_corruption.png")
     return targets
 
 
+def attribution_entry(exp):
+    """`attribution.experiments.<exp>` (optional: layers, perturbations)."""
+    return config["attribution"]["experiments"].get(exp) or {}
+
+
+def get_attribution_params(wildcards):
+    """The attribution block a job uses: the chosen preset and this experiment's
+    entry only, so that adding an experiment reruns no other experiment's jobs."""
+    block = config["attribution"]
+    params = {
+        k: v
+        for k, v in block.items()
+        if k
+        not in (
+            "experiments",
+            "presets",
+            "perturbations",
+            "autoencoder_perturbations",
+        )
+    }
+    params["presets"] = {block["preset"]: block["presets"][block["preset"]]}
+    return params
+
+
 def attribution_layers(exp):
     """Layers attributed for `exp`: the entry's, else the model's default layers."""
-    entry = config["attribution"]["experiments"][exp] or {}
+    entry = attribution_entry(exp)
     return entry.get("layers") or default_layer_names_of_spec(
         config["experiments"][exp]["model"]
     )
 
 
 def attribution_perturbations(exp):
-    entry = config["attribution"]["experiments"][exp] or {}
+    entry = attribution_entry(exp)
     if entry.get("perturbations"):
         return entry["perturbations"]
     key = "autoencoder_perturbations" if is_autoencoder(exp) else "perturbations"
@@ -246,9 +332,7 @@ def get_attribution_visualisations(wildcards):
 
 
 def get_attribution_outputs(exp):
-    """Tables and figures of the attribution stage, when `exp` is in attribution.experiments."""
-    if exp not in config["attribution"]["experiments"]:
-        return []
+    """Tables and figures of the attribution analysis of `exp`."""
     base, figures = f"results/{exp}/attribution", f"results/figures/{exp}/attribution"
     targets = [
         f"{base}/metrics.csv",
@@ -263,6 +347,31 @@ def get_attribution_outputs(exp):
     return targets
 
 
+def has(exp, analysis):
+    return analysis in config["experiments"][exp]["analyses"]
+
+
+def get_analysis_outputs(exp):
+    """What the analyses listed by `exp` build."""
+    targets = []
+    if has(exp, "reconstructions"):
+        targets.append(f"results/figures/{exp}/reconstructions.png")
+        if config["experiments"][exp].get("train", {}).get("noise", 0) > 0:
+            targets.append(f"results/figures/{exp}/noisy_inputs.png")
+    if has(exp, "importance"):
+        targets.append(f"results/{exp}/importance/summary.md")
+        targets.append(f"results/figures/{exp}/importance")
+    if has(exp, "umap"):
+        targets.append(f"results/figures/{exp}/umap.png")
+    if has(exp, "saliency"):
+        targets.append(f"results/figures/{exp}/saliency.png")
+    if has(exp, "sanity"):
+        targets.extend(get_sanity_outputs(exp))
+    if has(exp, "attribution"):
+        targets.extend(get_attribution_outputs(exp))
+    return targets
+
+
 def get_final_outputs():
     """Everything `rule all` builds for the experiments in `run`."""
     targets = []
@@ -274,17 +383,7 @@ def get_final_outputs():
         if ds.kind == "wav_folder":
             targets.append(f"results/figures/data/{ds.name}_spectrograms.png")
         targets.append(f"results/{exp}/metrics.json")
-        targets.append(f"results/figures/{exp}/training_curves.png")
-        if config["experiments"][exp]["paper"] == "inglis":
-            targets.append(f"results/{exp}/importance/summary.md")
-            targets.append(f"results/figures/{exp}/importance")
-            targets.append(f"results/figures/{exp}/umap.png")
-        if config["experiments"][exp]["paper"] == "arumugam" and is_autoencoder(exp):
-            targets.append(f"results/figures/{exp}/saliency.png")
-        targets.extend(get_sanity_outputs(exp))
-        targets.extend(get_attribution_outputs(exp))
-        if is_autoencoder(exp):
-            targets.append(f"results/figures/{exp}/reconstructions.png")
-            if config["experiments"][exp]["train"]["noise"] > 0:
-                targets.append(f"results/figures/{exp}/noisy_inputs.png")
+        if is_trained(exp):
+            targets.append(f"results/figures/{exp}/training_curves.png")
+        targets.extend(get_analysis_outputs(exp))
     return sorted(set(targets))

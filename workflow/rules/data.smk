@@ -17,7 +17,7 @@ rule download_source:
     # Where the files come from (data.mirror, data.download) is read from config
     # by the script and is no parameter: a verified copy is the same data.
     params:
-        registry=REGISTRY_ARGS,
+        registry=get_source_registry_args,
         # Reruns the download when the source's registry entry changes.
         fingerprint=lambda w: REGISTRY.fingerprint("source", w.source),
     script:
@@ -39,7 +39,7 @@ rule prepare_dataset:
         CONDA_ENV
     params:
         view=lambda w: config["prepared"][w.name],
-        registry=REGISTRY_ARGS,
+        registry=get_prepared_registry_args,
         fingerprint=lambda w: REGISTRY.fingerprint(
             "dataset", config["prepared"][w.name]["dataset"]
         ),

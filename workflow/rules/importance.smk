@@ -1,4 +1,4 @@
-# Inglis et al.: permutation importance of pixels and latent dimensions.
+# Inglis et al.: permutation importance of pixels and latent dimensions, its summary, the UMAP of the codes, and their figures.
 
 
 # Pixel -> latent importance with direction, and latent -> reconstruction importance per class.
@@ -59,3 +59,53 @@ rule embed_latent_umap:
         umap=config["importance"]["umap"],
     script:
         "../scripts/embed_latent_umap.py"
+
+
+# Per class: sorted latent importance beside the signed pixel heatmaps (Inglis Figs. 4, 6, 8, 12).
+rule plot_inglis_fig4_importance:
+    input:
+        pixel="results/{experiment}/importance/pixel_latent.npz",
+        latent="results/{experiment}/importance/latent_by_class.csv",
+    output:
+        figures=report(
+            directory("results/figures/{experiment}/importance"),
+            patterns=["{name}.png"],
+            caption="../report/importance.rst",
+            category="Permutation importance",
+            subcategory="{experiment}",
+        ),
+    log:
+        "logs/plot_inglis_fig4_importance/{experiment}.log",
+    benchmark:
+        "benchmarks/plot_inglis_fig4_importance/{experiment}.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        top_k=config["importance"]["top_k"],
+        filter_unused=config["importance"]["filter_unused"],
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_inglis_fig4_importance.py"
+
+
+# UMAP of the test encodings coloured by class (Inglis Fig. 11).
+rule plot_inglis_fig11_umap:
+    input:
+        npz="results/{experiment}/importance/umap.npz",
+    output:
+        png=report(
+            "results/figures/{experiment}/umap.png",
+            caption="../report/umap.rst",
+            category="Permutation importance",
+            subcategory="{experiment}",
+        ),
+    log:
+        "logs/plot_inglis_fig11_umap/{experiment}.log",
+    benchmark:
+        "benchmarks/plot_inglis_fig11_umap/{experiment}.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/plot_inglis_fig11_umap.py"

@@ -17,13 +17,13 @@ rule compute_saliency_maps:
     # Seconds of work: one thread, so these run beside the (single-threaded) training jobs.
     threads: 1
     params:
-        saliency=config["saliency"],
+        saliency=get_saliency_params,
     script:
         "../scripts/compute_saliency_maps.py"
 
 
 # Contour saliency maps with the input inset, one per digit, and the mean map (Arumugam & Kiran Fig. 7).
-rule plot_fig7_saliency:
+rule plot_arumugam_fig7_saliency:
     input:
         npz="results/{experiment}/saliency/maps.npz",
     output:
@@ -34,12 +34,12 @@ rule plot_fig7_saliency:
             subcategory="{experiment}",
         ),
     log:
-        "logs/plot_fig7_saliency/{experiment}.log",
+        "logs/plot_arumugam_fig7_saliency/{experiment}.log",
     benchmark:
-        "benchmarks/plot_fig7_saliency/{experiment}.tsv"
+        "benchmarks/plot_arumugam_fig7_saliency/{experiment}.tsv"
     conda:
         CONDA_ENV
     params:
         dpi=config["figures"]["dpi"],
     script:
-        "../scripts/plot_saliency.py"
+        "../scripts/plot_arumugam_fig7_saliency.py"

@@ -1,4 +1,4 @@
-# Arumugam & Kiran Sec. 7: the three sanity checks of the autoencoder `sanity.experiment`.
+# Arumugam & Kiran Sec. 7: the three sanity checks of every autoencoder with the `sanity` analysis.
 # The check models ({experiment}_class{c}, {experiment}_translated) are ordinary
 # experiments derived in common.smk: train_model and compute_saliency_maps build them.
 
@@ -24,7 +24,7 @@ rule compare_single_class_maps:
 
 
 # Check 1 figure: one saliency map per single-class model (Fig. 8).
-rule plot_fig8_single_class:
+rule plot_arumugam_fig8_single_class:
     input:
         npz="results/{experiment}/sanity/single_class_maps.npz",
     output:
@@ -35,15 +35,15 @@ rule plot_fig8_single_class:
             subcategory="{experiment}",
         ),
     log:
-        "logs/plot_fig8_single_class/{experiment}.log",
+        "logs/plot_arumugam_fig8_single_class/{experiment}.log",
     benchmark:
-        "benchmarks/plot_fig8_single_class/{experiment}.tsv"
+        "benchmarks/plot_arumugam_fig8_single_class/{experiment}.tsv"
     conda:
         CONDA_ENV
     params:
         dpi=config["figures"]["dpi"],
     script:
-        "../scripts/plot_single_class.py"
+        "../scripts/plot_arumugam_fig8_single_class.py"
 
 
 # Check 2: how far the saliency maps' centre of mass moves with the digits.
@@ -64,7 +64,7 @@ rule measure_translation_shift:
 
 
 # Check 2 figure: a moved digit and the maps of both models (Fig. 9).
-rule plot_fig9_translation:
+rule plot_arumugam_fig9_translation:
     input:
         base="results/{experiment}/saliency/maps.npz",
         moved="results/{experiment}_translated/saliency/maps.npz",
@@ -77,15 +77,15 @@ rule plot_fig9_translation:
             subcategory="{experiment}",
         ),
     log:
-        "logs/plot_fig9_translation/{experiment}.log",
+        "logs/plot_arumugam_fig9_translation/{experiment}.log",
     benchmark:
-        "benchmarks/plot_fig9_translation/{experiment}.tsv"
+        "benchmarks/plot_arumugam_fig9_translation/{experiment}.tsv"
     conda:
         CONDA_ENV
     params:
         dpi=config["figures"]["dpi"],
     script:
-        "../scripts/plot_translation.py"
+        "../scripts/plot_arumugam_fig9_translation.py"
 
 
 # Check 3: corrupt the most / least important pixels by each source; score with the classifier.
@@ -93,7 +93,7 @@ rule compute_corruption_accuracy:
     input:
         unpack(get_corruption_inputs),
     output:
-        csv="results/{experiment}/corruption.csv",
+        csv="results/{experiment}/sanity/corruption.csv",
         examples="results/{experiment}/sanity/corruption_examples.npz",
     log:
         "logs/compute_corruption_accuracy/{experiment}.log",
@@ -104,13 +104,12 @@ rule compute_corruption_accuracy:
     threads: config["compute"]["max_threads"]
     params:
         corruption=config["sanity"]["corruption"],
-        saliency=config["saliency"],
     script:
         "../scripts/compute_corruption_accuracy.py"
 
 
 # Check 3 figures: corrupted examples (Fig. 10) and accuracy curves (Fig. 11).
-rule plot_fig10_corrupted_examples:
+rule plot_arumugam_fig10_corrupted_examples:
     input:
         examples="results/{experiment}/sanity/corruption_examples.npz",
     output:
@@ -121,20 +120,20 @@ rule plot_fig10_corrupted_examples:
             subcategory="{experiment}",
         ),
     log:
-        "logs/plot_fig10_corrupted_examples/{experiment}.log",
+        "logs/plot_arumugam_fig10_corrupted_examples/{experiment}.log",
     benchmark:
-        "benchmarks/plot_fig10_corrupted_examples/{experiment}.tsv"
+        "benchmarks/plot_arumugam_fig10_corrupted_examples/{experiment}.tsv"
     conda:
         CONDA_ENV
     params:
         dpi=config["figures"]["dpi"],
     script:
-        "../scripts/plot_corrupted_examples.py"
+        "../scripts/plot_arumugam_fig10_corrupted_examples.py"
 
 
-rule plot_fig11_corruption:
+rule plot_arumugam_fig11_corruption:
     input:
-        csv="results/{experiment}/corruption.csv",
+        csv="results/{experiment}/sanity/corruption.csv",
     output:
         png=report(
             "results/figures/{experiment}/sanity_corruption.png",
@@ -143,9 +142,9 @@ rule plot_fig11_corruption:
             subcategory="{experiment}",
         ),
     log:
-        "logs/plot_fig11_corruption/{experiment}.log",
+        "logs/plot_arumugam_fig11_corruption/{experiment}.log",
     benchmark:
-        "benchmarks/plot_fig11_corruption/{experiment}.tsv"
+        "benchmarks/plot_arumugam_fig11_corruption/{experiment}.tsv"
     conda:
         CONDA_ENV
     params:
@@ -153,4 +152,4 @@ rule plot_fig11_corruption:
         classifier=config["sanity"]["classifier"],
         dpi=config["figures"]["dpi"],
     script:
-        "../scripts/plot_corruption_curves.py"
+        "../scripts/plot_arumugam_fig11_corruption.py"

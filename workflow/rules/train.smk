@@ -1,8 +1,10 @@
-# Training: one model per experiment, its curves and its reconstructions.
+# Models: one per experiment, trained (with its curves) or imported; its reconstructions.
 
 
 # Train one experiment's model on its prepared dataset (on the GPU when there is one).
 rule train_model:
+    wildcard_constraints:
+        experiment=_names_pattern(TRAINED_EXPERIMENTS),
     input:
         data=get_experiment_data,
     output:
@@ -26,6 +28,30 @@ rule train_model:
         "../scripts/train_model.py"
 
 
+# Your own model: the experiment's `weights` loaded into its model block, scored on its data.
+rule import_model:
+    wildcard_constraints:
+        experiment=_names_pattern(IMPORTED_EXPERIMENTS),
+    input:
+        data=get_experiment_data,
+        weights=lambda w: config["experiments"][w.experiment]["weights"],
+    output:
+        model="results/{experiment}/model.pt",
+        metrics="results/{experiment}/metrics.json",
+    log:
+        "logs/import_model/{experiment}.log",
+    benchmark:
+        "benchmarks/import_model/{experiment}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    params:
+        model=lambda w: config["experiments"][w.experiment]["model"],
+        device=config["compute"]["device"],
+    script:
+        "../scripts/import_model.py"
+
+
 # A few test images per class through the trained autoencoder, for the figures.
 rule reconstruct_examples:
     input:
@@ -41,8 +67,8 @@ rule reconstruct_examples:
         CONDA_ENV
     params:
         per_class=config["figures"]["reconstructions_per_class"],
-        noise=lambda w: config["experiments"][w.experiment]["train"]["noise"],
-        seed=lambda w: config["experiments"][w.experiment]["train"]["seed"],
+        noise=lambda w: config["experiments"][w.experiment].get("train", {}).get("noise", 0.0),
+        seed=lambda w: config["experiments"][w.experiment].get("train", {}).get("seed", 0),
     script:
         "../scripts/reconstruct_examples.py"
 
@@ -96,7 +122,7 @@ rule plot_reconstructions:
 
 
 # Clean vs noisy training inputs of a denoising autoencoder (Arumugam Fig. 5).
-rule plot_fig5_noisy_inputs:
+rule plot_arumugam_fig5_noisy_inputs:
     input:
         npz="results/{experiment}/reconstructions.npz",
     output:
@@ -107,12 +133,12 @@ rule plot_fig5_noisy_inputs:
             subcategory="{experiment}",
         ),
     log:
-        "logs/plot_fig5_noisy_inputs/{experiment}.log",
+        "logs/plot_arumugam_fig5_noisy_inputs/{experiment}.log",
     benchmark:
-        "benchmarks/plot_fig5_noisy_inputs/{experiment}.tsv"
+        "benchmarks/plot_arumugam_fig5_noisy_inputs/{experiment}.tsv"
     conda:
         CONDA_ENV
     params:
         dpi=config["figures"]["dpi"],
     script:
-        "../scripts/plot_noisy_inputs.py"
+        "../scripts/plot_arumugam_fig5_noisy_inputs.py"

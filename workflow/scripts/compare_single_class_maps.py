@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from aemap.checks.single_class import correlation_table, map_image_correlations
+from aemap.checks.single_class import class_mean_images, correlation_table, map_image_correlations
 from aemap.io import atomic_path, load_npz, save_npz
 from aemap.provenance import setup_logging
 
@@ -12,8 +12,7 @@ model_classes = [str(c) for c in sm.params.classes]
 mean_maps = np.stack([load_npz(path)["mean_map"] for path in sm.input.maps])
 data = load_npz(sm.input.data)
 names = [str(c) for c in data["classes"]]
-# Each class's mean test image: what a map "shaped like the digit" looks like.
-class_means = np.stack([data["x_test"][data["y_test"] == names.index(c)].mean(axis=0) for c in names])
+class_means = class_mean_images(data["x_test"], data["y_test"], len(names))
 r = map_image_correlations(mean_maps, class_means)
 table = correlation_table(r, model_classes, names)
 with atomic_path(sm.output.csv) as tmp:

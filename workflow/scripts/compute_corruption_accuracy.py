@@ -1,4 +1,4 @@
-"""Rule compute_corruption_accuracy: sanity check 3 -> corruption.csv (+ Fig. 10 examples)."""
+"""Rule compute_corruption_accuracy: sanity check 3 -> sanity/corruption.csv (+ Fig. 10 examples)."""
 
 import numpy as np
 import torch
@@ -10,7 +10,6 @@ from aemap.checks.corruption import (
     label_predictor,
     rank_pixels,
 )
-from aemap.explain.saliency import saliency_maps
 from aemap.io import atomic_path, load_npz, save_npz
 from aemap.models import load_checkpoint
 from aemap.provenance import setup_logging
@@ -18,15 +17,17 @@ from aemap.provenance import setup_logging
 sm = snakemake  # noqa: F821 - injected by Snakemake
 log = setup_logging(sm.log[0])
 torch.set_num_threads(sm.threads)
-cfg, sal = sm.params.corruption, sm.params.saliency
-autoencoder, _ = load_checkpoint(sm.input.autoencoder)
+cfg = sm.params.corruption
 classifier, _ = load_checkpoint(sm.input.classifier)
 data = load_npz(sm.input.data)
 x, y = data["x_test"], data["y_test"]
 saved = load_npz(sm.input.maps)
 
-# Every test image's own map (the saliency stage keeps only the first N).
-per_image = saliency_maps(autoencoder.encoder, x, sal["method"], sal["h"], sal["images_per_pass"])["maps"]
+# Every test image's own map: the saliency stage keeps all of them for an experiment with the sanity analysis.
+per_image = saved["maps"]
+if len(per_image) != len(x) or not np.array_equal(saved["index"], np.arange(len(x))):
+    raise ValueError(f"{sm.input.maps}: holds maps of {len(per_image)} images, not of all {len(x)} test images; "
+                     "rerun compute_saliency_maps for this experiment")
 local = int(np.random.default_rng(cfg["local_seed"]).integers(len(saved["maps"])))
 log.info("csda_local: the map of test image %d (label %s)", int(saved["index"][local]), saved["y"][local])
 permutation = load_npz(sm.input.importance)["importance"].sum(axis=1) if "permutation" in cfg["sources"] else None

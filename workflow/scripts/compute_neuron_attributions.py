@@ -7,7 +7,7 @@ from aemap.attribution.settings import resolve
 from aemap.attribution.stage import attribute, choose_items
 from aemap.io import load_npz, save_npz
 from aemap.models import load_checkpoint
-from aemap.models.train import resolve_device
+from aemap.compute import resolve_device
 from aemap.provenance import setup_logging
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

@@ -6,7 +6,8 @@ import torch
 from aemap import __version__
 from aemap.io import atomic_path, load_npz, write_json
 from aemap.models import save_checkpoint
-from aemap.models.train import resolve_device, train_experiment
+from aemap.compute import resolve_device
+from aemap.models import train_experiment
 from aemap.provenance import describe_input, setup_logging, versions
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

@@ -8,3 +8,24 @@
 * :mod:`aemap.checks.corruption`: check 3, corrupting the most / least
   important pixels under several importance sources, scored by a classifier.
 """
+
+from aemap.checks.corruption import SOURCES, corruption_table, importance_sources, rank_pixels
+from aemap.checks.derived import SanityConfigError, add_derived_entries, derived_entries
+from aemap.checks.single_class import class_mean_images, correlation_table, map_image_correlations
+from aemap.checks.translation import centre_of_mass, paired_maps, translation_shift
+
+__all__ = [
+    "SOURCES",
+    "SanityConfigError",
+    "add_derived_entries",
+    "centre_of_mass",
+    "class_mean_images",
+    "correlation_table",
+    "corruption_table",
+    "derived_entries",
+    "importance_sources",
+    "map_image_correlations",
+    "paired_maps",
+    "rank_pixels",
+    "translation_shift",
+]

@@ -30,3 +30,11 @@ def correlation_table(correlations: np.ndarray, model_classes: list[str], image_
         for j, c in enumerate(image_classes)
     ]
     return pd.DataFrame(rows, columns=["model_class", "image_class", "r", "own_class_best"])
+
+
+def class_mean_images(x: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
+    """(C, H, W) mean image of each class: what a map "shaped like the digit" looks like."""
+    missing = [c for c in range(n_classes) if not np.any(y == c)]
+    if missing:
+        raise ValueError(f"classes {missing} have no image to average")
+    return np.stack([x[y == c].mean(axis=0) for c in range(n_classes)])

@@ -57,6 +57,20 @@ def translation_shift(
         "saliency_top10_shift_per_image_mean": per_image_core.mean(axis=0).tolist(),
         "base_saliency_com": from_centre(centre_of_mass(base_maps.mean(axis=0)), base_maps.shape).tolist(),
         "moved_saliency_com": from_centre(centre_of_mass(moved_maps.mean(axis=0)), moved_maps.shape).tolist(),
+        # (row, column) in each canvas's own pixels, as drawn in the figure.
+        "base_mean_map_com_px": centre_of_mass(base_maps.mean(axis=0)).tolist(),
+        "moved_mean_map_com_px": centre_of_mass(moved_maps.mean(axis=0)).tolist(),
         "base_canvas": list(base_maps.shape[-2:]),
         "moved_canvas": list(moved_maps.shape[-2:]),
     }
+
+
+def paired_maps(base: dict[str, np.ndarray], moved: dict[str, np.ndarray], origin: str = "") -> tuple[np.ndarray, ...]:
+    """(base maps, moved maps, base images, moved images) of the test images both
+    saliency files hold (matched by test index; labels must agree)."""
+    common, in_base, in_moved = np.intersect1d(base["index"], moved["index"], return_indices=True)
+    if len(common) == 0:
+        raise ValueError(f"{origin}: the two saliency files share no test image")
+    if not np.array_equal(base["y"][in_base], moved["y"][in_moved]):
+        raise ValueError(f"{origin}: the same test index has different labels in the two files (different data?)")
+    return base["maps"][in_base], moved["maps"][in_moved], base["images"][in_base], moved["images"][in_moved]

@@ -150,16 +150,20 @@ class WavListing:
 
 
 def list_wav_folder(spec: DatasetSpec, root: Path) -> WavListing:
+    """Files of ``glob`` under ``root``; ``regex`` must match each path relative to ``root``
+    (``/``-separated), so that fields such as the speaker may come from folder names."""
     key = f"datasets.{spec.name}"
-    regex = re.compile(spec.options["regex"])
-    if "label" not in regex.groupindex:
-        raise DatasetReadError(f"{key}.regex: needs a named group 'label', e.g. (?P<label>\\d)")
+    regex = re.compile(spec.options["regex"])  # checked when the registry was loaded
     paths = _glob(root, spec.options["glob"], f"{key}.glob")
     fields: list[dict[str, str]] = []
     for p in paths:
-        m = regex.fullmatch(p.name)
+        relative = p.relative_to(root).as_posix()
+        m = regex.fullmatch(relative)
         if m is None:
-            raise DatasetReadError(f"{p}: file name does not match {key}.regex {regex.pattern!r}")
+            raise DatasetReadError(
+                f"{key}.regex {regex.pattern!r} does not match {relative!r} "
+                f"(the path relative to the dataset folder {root})"
+            )
         fields.append(m.groupdict())
     y, classes = _label_index([f["label"] for f in fields], spec, key)
     group = np.array([f["group"] for f in fields]) if "group" in regex.groupindex else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -119,14 +120,26 @@ def _source_spec(name: str, entry: dict[str, Any], base_dir: Path) -> SourceSpec
     )
 
 
-def _dataset_spec(name: str, entry: dict[str, Any], sources: dict[str, SourceSpec]) -> DatasetSpec:
+def _check_regex(pattern: str, key: str) -> None:
+    """A ``wav_folder`` regex must compile and name a ``label`` group: checked when the config is read."""
+    try:
+        regex = re.compile(pattern)
+    except re.error as err:
+        raise RegistryError(f"{key}: not a valid regular expression ({err}): {pattern!r}") from None
+    if "label" not in regex.groupindex:
+        raise RegistryError(f"{key}: needs a named group 'label', e.g. (?P<label>\\d); got {pattern!r}")
+
+
+def _dataset_spec(name: str, entry: dict[str, Any], sources: dict[str, SourceSpec], key: str) -> DatasetSpec:
     entry = dict(entry)
     source = entry.pop("source", None)
     if source is not None and source not in sources:
-        raise RegistryError(f"datasets.{name}.source: unknown source {source!r}; known: {', '.join(sorted(sources))}")
+        raise RegistryError(f"{key}.source: unknown source {source!r}; known: {', '.join(sorted(sources))}")
+    if entry.get("kind") == "wav_folder":
+        _check_regex(entry["regex"], f"{key}.regex")
     classes = entry.pop("classes", None)
     if classes is not None and len(set(classes)) != len(classes):
-        raise RegistryError(f"datasets.{name}.classes: names must be unique")
+        raise RegistryError(f"{key}.classes: names must be unique")
     return DatasetSpec(
         name=name,
         kind=entry.pop("kind"),
@@ -162,5 +175,26 @@ def load_registry(
     # A user's manifest path is relative to where the workflow runs, like every path in config.
     sources |= {name: _source_spec(name, e, Path.cwd()) for name, e in extra["sources"].items()}
     dataset_entries = {**doc.get("datasets", {}), **extra["datasets"]}
-    datasets = {name: _dataset_spec(name, e, sources) for name, e in dataset_entries.items()}
+    datasets = {
+        name: _dataset_spec(
+            name, e, sources, f"data.datasets.{name}" if name in extra["datasets"] else f"{path}: datasets.{name}"
+        )
+        for name, e in dataset_entries.items()
+    }
     return Registry(sources=sources, datasets=datasets)
+
+
+def missing_local_files(registry: Registry, user_datasets: dict[str, Any]) -> list[str]:
+    """Errors for user datasets whose local ``path`` (or npz ``file`` in it) does not exist,
+    each naming the config key; found when the config is read, not when a job runs."""
+    errors = []
+    for name in user_datasets:
+        ds = registry.dataset(name)
+        if ds.path is None:
+            continue
+        root = Path(ds.path)
+        if not root.is_dir():
+            errors.append(f"data.datasets.{name}.path: no such folder: {root} (relative to {Path.cwd()})")
+        elif ds.kind == "npz" and not (root / ds.options["file"]).is_file():
+            errors.append(f"data.datasets.{name}.file: no such file: {root / ds.options['file']}")
+    return errors

@@ -8,7 +8,7 @@ Latent dimensions are numbered from 1 in tables and figures, as in the paper
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -16,7 +16,8 @@ import pandas as pd
 import torch
 
 from aemap.explain.direction import regression_direction
-from aemap.explain.permutation import batched, latent_importance_by_class, pixel_latent_importance
+from aemap.compute import batched
+from aemap.explain.permutation import latent_importance_by_class, pixel_latent_importance
 
 
 @dataclass(frozen=True)
@@ -34,17 +35,17 @@ class ImportanceConfig:
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> ImportanceConfig:
+        """From config ``importance``; a key left out takes the default above (the
+        schema's defaults are the same, which tests/test_config.py checks)."""
         direction = cfg.get("direction", {})
-        return cls(
-            n_permutations=cfg.get("n_permutations", 4),
-            metric=cfg.get("metric", "mse"),
-            latent_against=cfg.get("latent_against", "reconstruction"),
-            direction_rule=direction.get("rule", "aim"),
-            alpha=direction.get("alpha", 0.05),
-            min_abs_r=direction.get("min_abs_r", 0.1),
-            seed=cfg.get("seed", 0),
-            memory_budget_mb=cfg.get("memory_budget_mb", 512.0),
-        )
+        given = {
+            **{k: v for k, v in cfg.items() if k in _FIELDS},
+            **{f"direction_{k}" if k == "rule" else k: v for k, v in direction.items()},
+        }
+        return cls(**{k: v for k, v in given.items() if k in _FIELDS})
+
+
+_FIELDS = {f.name for f in fields(ImportanceConfig)}
 
 
 def compute_importance(

@@ -37,6 +37,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from aemap.compute import batched
+
 # Independent random streams: pixels, and latent dimensions within class c (13, c).
 PIXEL_STREAM: tuple[int, ...] = (11,)
 
@@ -169,11 +171,6 @@ class ColumnReplacer:
         """Rough bytes per evaluated row, for sizing blocks to the memory budget."""
         width = self.pre.shape[1] if self.rank1 else self.x.shape[1]
         return 4 * (3 * width + 64)
-
-
-@torch.no_grad()
-def batched(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch: int) -> torch.Tensor:
-    return torch.cat([fn(x[i : i + batch]) for i in range(0, len(x), batch)]) if len(x) else fn(x)
 
 
 # On the CPU, blocks of up to 16,384 rows: the buffers are reused, so larger

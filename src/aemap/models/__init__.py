@@ -1,7 +1,9 @@
 """Models of the papers: one class per family (a dense autoencoder with any
-layer list, a CNN classifier), built from config; a deterministic trainer."""
+layer list, a CNN classifier), built from config; a deterministic trainer;
+and the import of weights trained elsewhere."""
 
-from aemap.models.factory import ModelConfigError, build_model, load_checkpoint, save_checkpoint
+from aemap.models.factory import ModelConfigError, build_model, load_checkpoint, load_weights, save_checkpoint
+from aemap.models.train import TrainConfig, import_experiment, train_experiment
 from aemap.models.networks import ConvClassifier, DenseAutoencoder
 
 __all__ = [
@@ -9,6 +11,10 @@ __all__ = [
     "DenseAutoencoder",
     "ModelConfigError",
     "build_model",
+    "TrainConfig",
+    "import_experiment",
     "load_checkpoint",
+    "load_weights",
     "save_checkpoint",
+    "train_experiment",
 ]

@@ -88,3 +88,31 @@ def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "
     model = build_model(ckpt["model_spec"], ckpt["input_shape"], ckpt["n_classes"])
     model.load_state_dict(ckpt["state_dict"])
     return model.to(device).eval(), ckpt
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike[str], key: str = "weights") -> nn.Module:
+    """Load a user's trained weights into ``model`` (built from the experiment's
+    model block): a state dict, or an aemap checkpoint (its ``state_dict``).
+    Unpickling is restricted to tensors and plain containers (``weights_only``).
+    Errors name ``key`` and say which parameters do not fit."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch raises many kinds for a bad file
+        raise ModelConfigError(f"{key}: cannot read {path} as a state dict ({type(err).__name__}: {err})") from None
+    state = obj.get("state_dict", obj) if isinstance(obj, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelConfigError(f"{key}: {path} holds no state dict (a mapping of parameter names to tensors)")
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = [f"{k} {tuple(state[k].shape)} (model: {tuple(own[k].shape)})"
+             for k in sorted(set(own) & set(state)) if state[k].shape != own[k].shape]
+    if missing or unexpected or wrong:
+        parts = [f"missing {missing}" if missing else "", f"unexpected {unexpected}" if unexpected else "",
+                 f"shape differs: {', '.join(wrong)}" if wrong else ""]
+        raise ModelConfigError(
+            f"{key}: {path} does not fit the experiment's model block: " + "; ".join(p for p in parts if p)
+            + f". The model's parameters: {', '.join(f'{k} {tuple(v.shape)}' for k, v in own.items())}"
+        )
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+    return model.eval()

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from aemap.models.factory import ModelConfigError, build_model, n_parameters
+from aemap.models.factory import ModelConfigError, build_model, load_weights, n_parameters
 from aemap.models.networks import DenseAutoencoder
 
 log = logging.getLogger(__name__)
@@ -61,16 +61,6 @@ class TrainConfig:
         if "betas" in values:
             values["betas"] = tuple(values["betas"])
         return cls(**values)
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto``: CUDA when available, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("compute.device is 'cuda' but no CUDA device is available")
-    return device
 
 
 def corrupt(
@@ -130,6 +120,45 @@ def evaluate_reconstruction(model: nn.Module, inputs: torch.Tensor, targets: tor
     return float(total / targets.numel())
 
 
+def _fit(
+    model: nn.Module,
+    n: int,
+    cfg: TrainConfig,
+    epoch_batches: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+    loss_of: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    evaluate: Callable[[], dict[str, float]],
+    name: str,
+    progress: bool,
+) -> tuple[list[dict[str, float]], float]:
+    """The one epoch loop of both families: each epoch takes (inputs, targets) of
+    the whole training set from ``epoch_batches`` (shuffled, noised), slices
+    contiguous mini-batches, and ends with the ``evaluate`` row. Returns
+    (history, wall seconds)."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, fused=True)
+    history: list[dict[str, float]] = []
+    start_all = time.perf_counter()
+    bar = _epochs(cfg.epochs, name, progress)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        model.train()
+        inputs, targets = epoch_batches()
+        running = torch.zeros((), device=inputs.device)
+        for start in range(0, n, cfg.batch_size):
+            xb, tb = inputs[start : start + cfg.batch_size], targets[start : start + cfg.batch_size]
+            loss = loss_of(xb, tb)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            running += loss.detach() * len(xb)
+        row = {"epoch": epoch + 1, "train_loss": float(running / n), **evaluate()}
+        row["seconds"] = time.perf_counter() - t0
+        history.append(row)
+        bar.set_postfix({k: f"{v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds")})
+        log.info("epoch %d/%d %s (%.1f s)", epoch + 1, cfg.epochs,
+                 " ".join(f"{k} {v:.5f}" for k, v in row.items() if k not in ("epoch", "seconds")), row["seconds"])
+    return history, time.perf_counter() - start_all
+
+
 def fit_autoencoder(
     model: nn.Module,
     x_train: np.ndarray,
@@ -146,40 +175,19 @@ def fit_autoencoder(
     shuffle_gen = _generator(cfg.seed + _SHUFFLE, torch.device("cpu"))
     noise_gen = _generator(cfg.seed + _NOISE, device)
     test_inputs = corrupt(x_te, cfg.noise, _generator(cfg.seed + _TEST_NOISE, device))
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, fused=True)
     loss_fn = _reconstruction_loss(model, cfg.loss)
-    history: list[dict[str, float]] = []
     n = len(x_tr)
-    start_all = time.perf_counter()
-    bar = _epochs(cfg.epochs, name, progress)
     # One shuffled copy and one noisy copy per epoch, in buffers reused every epoch.
     targets = torch.empty_like(x_tr) if cfg.shuffle else x_tr
     noisy = torch.empty_like(x_tr) if cfg.noise > 0 else None
-    for epoch in bar:
-        t0 = time.perf_counter()
-        model.train()
+
+    def epoch_batches() -> tuple[torch.Tensor, torch.Tensor]:
         if cfg.shuffle:
             torch.index_select(x_tr, 0, torch.randperm(n, generator=shuffle_gen).to(device), out=targets)
-        inputs = corrupt(targets, cfg.noise, noise_gen, out=noisy)
-        running = torch.zeros((), device=device)
-        for start in range(0, n, cfg.batch_size):
-            xb, tb = inputs[start : start + cfg.batch_size], targets[start : start + cfg.batch_size]
-            loss = loss_fn(xb, tb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            running += loss.detach() * len(xb)
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": float(running / n),
-            "test_loss": evaluate_reconstruction(model, test_inputs, x_te, cfg),
-            "seconds": time.perf_counter() - t0,
-        }
-        history.append(row)
-        bar.set_postfix(train=f"{row['train_loss']:.4f}", test=f"{row['test_loss']:.4f}")
-        log.info("epoch %d/%d train_loss %.5f test_loss %.5f (%.1f s)", epoch + 1, cfg.epochs,
-                 row["train_loss"], row["test_loss"], row["seconds"])
-    wall = time.perf_counter() - start_all
+        return corrupt(targets, cfg.noise, noise_gen, out=noisy), targets
+
+    history, wall = _fit(model, n, cfg, epoch_batches, loss_fn,
+                         lambda: {"test_loss": evaluate_reconstruction(model, test_inputs, x_te, cfg)}, name, progress)
     # Final losses by a full pass in eval mode (the running train loss mixes weights of a whole epoch).
     train_inputs = corrupt(x_tr, cfg.noise, _generator(cfg.seed + _TEST_NOISE, device))
     metrics = {
@@ -225,37 +233,18 @@ def fit_classifier(
     x_tr, y_tr = torch.as_tensor(x_train, device=device), torch.as_tensor(y_train, device=device)
     x_te, y_te = torch.as_tensor(x_test, device=device), torch.as_tensor(y_test, device=device)
     shuffle_gen = _generator(cfg.seed + _SHUFFLE, torch.device("cpu"))
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, fused=True)
-    history: list[dict[str, float]] = []
     n = len(x_tr)
-    start_all = time.perf_counter()
-    bar = _epochs(cfg.epochs, name, progress)
-    for epoch in bar:
-        t0 = time.perf_counter()
-        model.train()
+
+    def epoch_batches() -> tuple[torch.Tensor, torch.Tensor]:
         order = torch.randperm(n, generator=shuffle_gen).to(device) if cfg.shuffle else torch.arange(n, device=device)
-        xs, ys = x_tr[order], y_tr[order]
-        running = torch.zeros((), device=device)
-        for start in range(0, n, cfg.batch_size):
-            xb, yb = xs[start : start + cfg.batch_size], ys[start : start + cfg.batch_size]
-            loss = F.cross_entropy(model(xb), yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            running += loss.detach() * len(xb)
+        return x_tr[order], y_tr[order]
+
+    def evaluate() -> dict[str, float]:
         test_loss, test_acc = evaluate_classifier(model, x_te, y_te, cfg.eval_batch_size)
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": float(running / n),
-            "test_loss": test_loss,
-            "test_accuracy": test_acc,
-            "seconds": time.perf_counter() - t0,
-        }
-        history.append(row)
-        bar.set_postfix(loss=f"{row['train_loss']:.4f}", acc=f"{test_acc:.4f}")
-        log.info("epoch %d/%d train_loss %.5f test_loss %.5f test_accuracy %.4f (%.1f s)", epoch + 1,
-                 cfg.epochs, row["train_loss"], test_loss, test_acc, row["seconds"])
-    wall = time.perf_counter() - start_all
+        return {"test_loss": test_loss, "test_accuracy": test_acc}
+
+    history, wall = _fit(model, n, cfg, epoch_batches, lambda xb, yb: F.cross_entropy(model(xb), yb), evaluate,
+                         name, progress)
     train_loss, train_acc = evaluate_classifier(model, x_tr, y_tr, cfg.eval_batch_size)
     test_loss, test_acc = evaluate_classifier(model, x_te, y_te, cfg.eval_batch_size)
     metrics = {
@@ -268,6 +257,24 @@ def fit_classifier(
         "seconds_per_epoch": wall / max(cfg.epochs, 1),
     }
     return TrainResult(history, metrics)
+
+
+def evaluate_experiment(
+    model: nn.Module, arrays: dict[str, np.ndarray], loss: str, device: torch.device, batch: int = 4096
+) -> dict[str, Any]:
+    """Train and test metrics of a model trained elsewhere (an imported experiment):
+    loss (and accuracy) as training would report them, with clean inputs."""
+    model.to(device).eval()
+    x_tr, x_te = torch.as_tensor(arrays["x_train"], device=device), torch.as_tensor(arrays["x_test"], device=device)
+    if isinstance(model, DenseAutoencoder):
+        cfg = TrainConfig(epochs=1, batch_size=batch, loss=loss, eval_batch_size=batch)
+        return {"train_loss": evaluate_reconstruction(model, x_tr, x_tr, cfg),
+                "test_loss": evaluate_reconstruction(model, x_te, x_te, cfg), "loss": loss}
+    y_tr, y_te = torch.as_tensor(arrays["y_train"], device=device), torch.as_tensor(arrays["y_test"], device=device)
+    train_loss, train_acc = evaluate_classifier(model, x_tr, y_tr, batch)
+    test_loss, test_acc = evaluate_classifier(model, x_te, y_te, batch)
+    return {"train_loss": train_loss, "test_loss": test_loss, "train_accuracy": train_acc,
+            "test_accuracy": test_acc, "loss": "cross_entropy"}
 
 
 def train_experiment(
@@ -301,3 +308,20 @@ def train_experiment(
         n_test=int(len(arrays["x_test"])),
     )
     return model.cpu(), result
+
+
+def import_experiment(
+    name: str, experiment: dict[str, Any], arrays: dict[str, np.ndarray], device: torch.device
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Build the model of config ``experiments.<name>`` and load its ``weights``
+    (trained elsewhere) instead of training; returns (model, metrics on its data)."""
+    key = f"experiments.{name}"
+    spec = experiment["model"]
+    model = build_model(spec, tuple(arrays["x_train"].shape[1:]), len(arrays["classes"]), key=f"{key}.model")
+    load_weights(model, experiment["weights"], key=f"{key}.weights")
+    # An autoencoder is scored with the loss its output suits: BCE for a sigmoid output, else MSE.
+    loss = "bce" if spec["family"] == "dense_ae" and spec.get("output_activation", "sigmoid") == "sigmoid" else "mse"
+    metrics = evaluate_experiment(model, arrays, loss, device)
+    metrics.update(weights=str(experiment["weights"]), n_parameters=n_parameters(model),
+                   n_train=int(len(arrays["x_train"])), n_test=int(len(arrays["x_test"])))
+    return model.cpu(), metrics

@@ -1,4 +1,4 @@
-"""Rule plot_fig11_corruption: classifier accuracy against the share of corrupted pixels."""
+"""Rule plot_arumugam_fig11_corruption: classifier accuracy against the share of corrupted pixels."""
 
 import pandas as pd
 

@@ -1,4 +1,4 @@
-"""Rule plot_fig5_noisy_inputs."""
+"""Rule plot_arumugam_fig5_noisy_inputs."""
 
 from aemap.io import load_npz
 from aemap.plots.training import plot_noisy_inputs

@@ -1,4 +1,4 @@
-"""Rule plot_fig8_single_class: the single-class models' saliency maps in one grid."""
+"""Rule plot_arumugam_fig8_single_class: the single-class models' saliency maps in one grid."""
 
 from aemap.io import load_npz
 from aemap.plots.sanity import plot_single_class_grid

@@ -1,4 +1,4 @@
-"""Rule plot_fig9_spectrograms: one example spectrogram per class."""
+"""Rule plot_inglis_fig9_spectrograms: one example spectrogram per class."""
 
 from aemap.io import load_npz
 from aemap.plots.data import plot_spectrogram_examples

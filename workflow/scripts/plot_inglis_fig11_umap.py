@@ -1,4 +1,4 @@
-"""Rule plot_fig11_umap."""
+"""Rule plot_inglis_fig11_umap."""
 
 from aemap.io import load_npz
 from aemap.plots.importance import plot_umap

@@ -1,4 +1,4 @@
-"""Rule plot_fig10_corrupted_examples: corrupted test images, most and least important pixels."""
+"""Rule plot_arumugam_fig10_corrupted_examples: corrupted test images, most and least important pixels."""
 
 from aemap.io import load_npz
 from aemap.plots.sanity import plot_corrupted_examples

@@ -1,4 +1,4 @@
-"""Rule plot_fig7_saliency: one contour map per digit and the mean map."""
+"""Rule plot_arumugam_fig7_saliency: one contour map per digit and the mean map."""
 
 import numpy as np
 

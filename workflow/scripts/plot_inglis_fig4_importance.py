@@ -1,4 +1,4 @@
-"""Rule plot_fig4_importance: one figure per class."""
+"""Rule plot_inglis_fig4_importance: one figure per class."""
 
 import re
 from pathlib import Path

@@ -1,0 +1,72 @@
+"""Which analyses each experiment gets.
+
+An experiment lists its ``analyses``; one that lists none gets the defaults
+of its ``paper`` from config ``default_analyses``, less those its model
+family cannot run. An analysis listed explicitly that does not fit the
+family, or an experiment left with no analysis at all, is a config error
+naming the key. Every experiment also gets its prepared data, a sample grid
+and its model (trained, with training curves, or imported from ``weights``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Analysis -> the model families it can explain (and what it builds, for messages).
+ANALYSES: dict[str, tuple[frozenset[str], str]] = {
+    "reconstructions": (frozenset({"dense_ae"}), "originals above reconstructions (and noisy inputs of a DAE)"),
+    "importance": (frozenset({"dense_ae"}), "Inglis et al.'s permutation importance of pixels and latent dims"),
+    "umap": (frozenset({"dense_ae"}), "a UMAP of the test set's latent codes"),
+    "saliency": (frozenset({"dense_ae"}), "Arumugam & Kiran's gradient saliency of the encoder"),
+    "sanity": (frozenset({"dense_ae"}), "Arumugam & Kiran's three sanity checks (trains one model per check)"),
+    "attribution": (frozenset({"dense_ae", "cnn"}), "Shi, Li & Yamaguchi's attribution visualisation"),
+}
+
+
+class AnalysesConfigError(ValueError):
+    """An experiment's analyses do not fit it (the message names the key)."""
+
+
+def fits(analysis: str, family: str) -> bool:
+    return family in ANALYSES[analysis][0]
+
+
+def resolve_analyses(config: dict[str, Any]) -> list[str]:
+    """Fill ``experiments.<name>.analyses`` in place (explicit lists are kept) and
+    return one error line per problem, each naming its key; empty when all is well."""
+    defaults = config.get("default_analyses") or {}
+    errors: list[str] = []
+    for name, exp in config["experiments"].items():
+        family = exp["model"]["family"]
+        key = f"experiments.{name}.analyses"
+        if "train" not in exp and "weights" not in exp:
+            errors.append(f"experiments.{name}: give `train` (how to train the model) or `weights` (your own model)")
+        if "train" in exp and "weights" in exp:
+            errors.append(f"experiments.{name}: give `train` or `weights`, not both (weights are used as they are)")
+        if exp.get("analyses") is not None:
+            chosen = list(exp["analyses"])
+            for analysis in chosen:
+                if analysis not in ANALYSES:
+                    errors.append(f"{key}: unknown analysis {analysis!r}; known: {', '.join(ANALYSES)}")
+                elif not fits(analysis, family):
+                    families = " or ".join(sorted(ANALYSES[analysis][0]))
+                    errors.append(f"{key}: {analysis!r} needs a model of family {families}; this one is {family}")
+        else:
+            paper = exp.get("paper", "none")
+            chosen = [a for a in defaults.get(paper, []) if a in ANALYSES and fits(a, family)]
+            if not chosen:
+                errors.append(
+                    f"{key}: none given, and default_analyses.{paper} holds none that a {family} model can run; "
+                    f"list them, e.g. analyses: [{', '.join(a for a in ANALYSES if fits(a, family))}]"
+                )
+        if exp.get("analyses") is not None and not chosen:
+            errors.append(f"{key}: an empty list builds nothing; list at least one analysis")
+        if "sanity" in chosen and "train" not in exp:
+            errors.append(f"{key}: 'sanity' retrains the model on parts of the data; it needs experiments.{name}.train")
+        exp["analyses"] = chosen
+    return errors
+
+
+def experiments_with(config: dict[str, Any], analysis: str) -> list[str]:
+    """Names of the experiments (resolved) that run ``analysis``, in config order."""
+    return [name for name, exp in config["experiments"].items() if analysis in exp.get("analyses", [])]

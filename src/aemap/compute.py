@@ -1,0 +1,27 @@
+"""Where and how models run: the device from config, and batched evaluation.
+
+Neutral ground for every stage (training, importance, saliency, attribution).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """Config ``compute.device``: ``auto`` is CUDA when available, else CPU; a
+    CUDA device on a machine without one is an error, not a silent CPU run."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"compute.device is {name!r} but no CUDA device is available")
+    return device
+
+
+@torch.no_grad()
+def batched(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch: int) -> torch.Tensor:
+    """``fn`` over ``x`` in slices of ``batch`` rows, concatenated (no autograd)."""
+    return torch.cat([fn(x[i : i + batch]) for i in range(0, len(x), batch)]) if len(x) else fn(x)
