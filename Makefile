@@ -16,7 +16,8 @@ help:
 	@echo "make test       - create $(VENV), install, run the test suite"
 	@echo "make reproduce  - run the whole workflow (ARGS=... passes Snakemake arguments)"
 	@echo "make dryrun     - show what the workflow would run (snakemake -n)"
-	@echo "make lint       - snakemake --lint and snakefmt --check"
+	@echo "make lint       - snakemake --lint, snakefmt --check, ruff check, ruff format --check"
+	@echo "make format     - snakefmt and ruff format (rewrites files)"
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "aemap needs Python 3.11, found " + sys.version.split()[0]' \
@@ -38,13 +39,18 @@ dryrun: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 format: $(STAMP)
 	$(BIN)/snakefmt Snakefile workflow/rules
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 constraints: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v -iE '^(torch|aemap)==' > constraints.tmp
 	@{ head -3 constraints.txt; cat constraints.tmp; } > constraints.new && rm constraints.tmp && mv constraints.new constraints.txt
 
 clean-results:
-	rm -rf results logs benchmarks/*.tsv .snakemake
+	rm -rf results logs .snakemake
+	find benchmarks -name '*.tsv' -delete

@@ -51,7 +51,7 @@ def seconds_per_vis(model, layer_name: str, kind: str, n: int, steps: int, one_a
     t0 = time.perf_counter()
     if one_at_a_time:
         for i in range(n):
-            visualise(model, layer, (28, 28), r[i:i + 1], beta[i:i + 1], kind, s)
+            visualise(model, layer, (28, 28), r[i : i + 1], beta[i : i + 1], kind, s)
     else:
         visualise(model, layer, (28, 28), r, beta, kind, s)
     if device.startswith("cuda"):
@@ -71,9 +71,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     model, weights = load("cpu")
     scale = 512 / args.steps
-    print(f"CPU, {args.threads} thread(s), torch {torch.__version__}, {weights} weights; "
-          f"seconds per visualisation of 512 steps (measured over {args.steps})")
-    print("| layer | perturbation | one at a time | batched (batch {0}) | speed-up |".format(args.batch))
+    print(
+        f"CPU, {args.threads} thread(s), torch {torch.__version__}, {weights} weights; "
+        f"seconds per visualisation of 512 steps (measured over {args.steps})"
+    )
+    print(f"| layer | perturbation | one at a time | batched (batch {args.batch}) | speed-up |")
     print("|---|---|---|---|---|")
     for layer in args.layers:
         for kind in args.perturbations:

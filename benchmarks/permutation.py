@@ -125,8 +125,10 @@ def main() -> None:
     device = torch.device(args.device)
     rate = matmul_rate(device)
     print(f"float32 matmul rate on {device} ({args.threads} threads): {rate:.0f} GFLOP/s; torch {torch.__version__}")
-    header = (f"{'encoder':<10} {'N':>6} {'reference s':>12} {'fast s':>8} {'speed-up':>9} "
-              f"{'changed rows':>13} {'eff. GFLOP/s':>13} {'exec. GFLOP/s':>14} {'% of matmul':>12}")
+    header = (
+        f"{'encoder':<10} {'N':>6} {'reference s':>12} {'fast s':>8} {'speed-up':>9} "
+        f"{'changed rows':>13} {'eff. GFLOP/s':>13} {'exec. GFLOP/s':>14} {'% of matmul':>12}"
+    )
     print(header)
     print("-" * len(header))
     notes = []
@@ -152,9 +154,11 @@ def main() -> None:
             reference_flops = P * features * n * per_row
             executed = n * first + changed * (per_row - first + 2 * encoder[1].out_features)
             mark = "*" if scaled else " "
-            print(f"{name:<10} {n:>6} {ref_s:>11.2f}{mark} {fast_s:>8.2f} {ref_s / fast_s:>8.1f}x "
-                  f"{100 * changed / (P * features * n):>12.1f}% {reference_flops / fast_s / 1e9:>13.0f} "
-                  f"{executed / fast_s / 1e9:>14.1f} {100 * executed / fast_s / 1e9 / rate:>11.1f}%")
+            print(
+                f"{name:<10} {n:>6} {ref_s:>11.2f}{mark} {fast_s:>8.2f} {ref_s / fast_s:>8.1f}x "
+                f"{100 * changed / (P * features * n):>12.1f}% {reference_flops / fast_s / 1e9:>13.0f} "
+                f"{executed / fast_s / 1e9:>14.1f} {100 * executed / fast_s / 1e9 / rate:>11.1f}%"
+            )
     print("\n" + "\n".join(notes))
     print("eff. GFLOP/s: the reference loop's FLOPs / fast seconds; exec.: the FLOPs the fast path performs.")
     print(f"fast s: best of {args.repeats} runs; reference s: one run.")

@@ -27,8 +27,13 @@ from aemap.models import build_model, load_checkpoint
 
 ENCODERS = {
     "784-128-32": ("arumugam_dae", [128, 32], (28, 28), "results/prepared/mnist.npz", "x_test"),
-    "audio 1024-...-32": ("inglis_fsdd", [512, 450, 384, 256, 192, 128, 96, 64, 32], (32, 32),
-                          "results/spectrograms/fsdd.npz", "x"),
+    "audio 1024-...-32": (
+        "inglis_fsdd",
+        [512, 450, 384, 256, 192, 128, 96, 64, 32],
+        (32, 32),
+        "results/spectrograms/fsdd.npz",
+        "x",
+    ),
 }
 
 
@@ -40,7 +45,11 @@ def setup(name: str, n: int):
     else:
         torch.manual_seed(0)
         model = build_model({"family": "dense_ae", "encoder": widths}, shape, 10)
-    x = load_npz(data_path)[key][:n] if Path(data_path).is_file() else np.random.default_rng(0).uniform(size=(n, *shape))
+    x = (
+        load_npz(data_path)[key][:n]
+        if Path(data_path).is_file()
+        else np.random.default_rng(0).uniform(size=(n, *shape))
+    )
     return model.encoder.eval(), np.asarray(x, dtype=np.float32), "trained" if ckpt.is_file() else "random"
 
 
@@ -58,16 +67,21 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"{args.threads} thread(s), torch {torch.__version__}; ms per image (= s per 1,000 images)")
-    header = f"{'encoder':<20} {'weights':<8} {'per-pixel loop':>15} {'batched CSDA':>13} {'autograd':>9} {'CSDA x':>7} {'autograd x':>10}"
+    header = (
+        f"{'encoder':<20} {'weights':<8} {'per-pixel loop':>15} {'batched CSDA':>13} {'autograd':>9} "
+        f"{'CSDA x':>7} {'autograd x':>10}"
+    )
     print(header)
     print("-" * len(header))
     for name in ENCODERS:
         encoder, x, weights = setup(name, args.images)
-        loop = per_image_ms(lambda v: csda_jacobian_loop(encoder, v), x)
-        batched = per_image_ms(lambda v: csda_jacobian(encoder, v, images_per_pass=32), x)
-        auto = per_image_ms(lambda v: autograd_jacobian(encoder, v, images_per_pass=256), x)
-        print(f"{name:<20} {weights:<8} {loop:>15.2f} {batched:>13.2f} {auto:>9.2f} "
-              f"{loop / batched:>6.1f}x {loop / auto:>9.1f}x")
+        loop = per_image_ms(lambda v, e=encoder: csda_jacobian_loop(e, v), x)
+        batched = per_image_ms(lambda v, e=encoder: csda_jacobian(e, v, images_per_pass=32), x)
+        auto = per_image_ms(lambda v, e=encoder: autograd_jacobian(e, v, images_per_pass=256), x)
+        print(
+            f"{name:<20} {weights:<8} {loop:>15.2f} {batched:>13.2f} {auto:>9.2f} "
+            f"{loop / batched:>6.1f}x {loop / auto:>9.1f}x"
+        )
 
 
 if __name__ == "__main__":

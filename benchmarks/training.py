@@ -61,8 +61,9 @@ def aemap_trainer(x: torch.Tensor, steps: int) -> float:
     torch.manual_seed(0)
     model = build_model(SPEC, (28, 28), 10)
     cfg = TrainConfig(epochs=1, batch_size=BATCH, noise=KAPPA, eps=1e-8)
-    result = fit_autoencoder(model, x[: steps * BATCH].numpy(), x[:1000].numpy(), cfg, torch.device("cpu"),
-                             progress=False)
+    result = fit_autoencoder(
+        model, x[: steps * BATCH].numpy(), x[:1000].numpy(), cfg, torch.device("cpu"), progress=False
+    )
     return result.history[0]["seconds"] / steps * STEPS_PER_EPOCH
 
 
@@ -112,7 +113,7 @@ def main() -> None:
     print(f"\naemap step time per epoch: {total:.2f} s")
     for name, sec in parts.items():
         print(f"  {name:<16} {sec:>6.2f} s  {100 * sec / total:>5.1f} %")
-    print(f"  (the rest of the trainer's epoch: shuffling, noise, evaluation on the test set)")
+    print("  (the rest of the trainer's epoch: shuffling, noise, evaluation on the test set)")
 
 
 if __name__ == "__main__":

@@ -72,8 +72,7 @@ def test_ig_completeness_on_the_cnn_with_the_zero_baseline(layer):
     model = _sharp_cnn()
     x = torch.rand(6, 28, 28)
     t = torch.arange(6)
-    r = neuron_attributions(model, resolve_layer(model, layer), x, t, IGSettings(steps=200),
-                            clamp_negative=False)
+    r = neuron_attributions(model, resolve_layer(model, layer), x, t, IGSettings(steps=200), clamp_negative=False)
     diff = r.output - r.baseline_output
     assert np.abs(diff).min() > 0.2  # a real difference to explain
     np.testing.assert_array_less(r.completeness_gap, 0.01 * np.abs(diff) + 1e-4)
@@ -85,8 +84,15 @@ def test_optimised_baseline_suppresses_the_target_and_ig_is_complete():
     x = torch.rand(4, 28, 28)
     with torch.no_grad():
         t = model(x).argmax(1)
-    r = neuron_attributions(model, resolve_layer(model, "conv3"), x, t, IGSettings(steps=200),
-                            BaselineSettings(kind="optimised", steps=150, lr=0.1), clamp_negative=False)
+    r = neuron_attributions(
+        model,
+        resolve_layer(model, "conv3"),
+        x,
+        t,
+        IGSettings(steps=200),
+        BaselineSettings(kind="optimised", steps=150, lr=0.1),
+        clamp_negative=False,
+    )
     assert (r.baseline_output < r.output - 1.0).all()  # the target logit is suppressed
     np.testing.assert_array_less(r.completeness_gap, 0.01 * np.abs(r.output - r.baseline_output) + 1e-4)
 
@@ -258,7 +264,7 @@ def test_chunks_of_the_memory_budget_give_the_same_shapes_and_valid_images():
     tiny = OptimiseSettings(steps=3, memory_budget_mb=0.5)  # forces chunks of one or two items
     vis = visualise(model, layer, (28, 28), r, torch.full((5,), 0.3), "blur", tiny)
     assert vis.x.shape == vis.mask.shape == vis.composite.shape == (5, 28, 28)
-    assert 0 <= vis.x.min() and vis.x.max() <= 1 and vis.objective.shape == (5, 11)
+    assert vis.x.min() >= 0 and vis.x.max() <= 1 and vis.objective.shape == (5, 11)
 
 
 # --- metrics ---------------------------------------------------------------------------------------------
@@ -311,9 +317,12 @@ def test_layer_names_from_the_config_match_the_built_models():
     from aemap.attribution.layers import default_layer_names_of_spec, layer_names_of_spec
     from aemap.models import build_model
 
-    for spec in ({"family": "cnn", "channels": [32, 64, 64], "hidden": [128]},
-                 {"family": "cnn", "channels": [8, 8], "hidden": [16, 16]},
-                 {"family": "dense_ae", "encoder": [128, 32]}, {"family": "dense_ae", "encoder": [12]}):
+    for spec in (
+        {"family": "cnn", "channels": [32, 64, 64], "hidden": [128]},
+        {"family": "cnn", "channels": [8, 8], "hidden": [16, 16]},
+        {"family": "dense_ae", "encoder": [128, 32]},
+        {"family": "dense_ae", "encoder": [12]},
+    ):
         model = build_model(spec, (28, 28), 10)
         assert layer_names_of_spec(spec) == list(named_layers(model))
     assert default_layer_names_of_spec({"family": "dense_ae", "encoder": [512, 128, 32]}) == ["hidden2"]
@@ -337,10 +346,18 @@ def test_ablation_table_and_the_inglis_comparison():
 
     from aemap.attribution.stage import ablation_table, compare_with_importance, metrics_rows
 
-    vis = {"image": np.array([0, 0, 1, 1]), "init": np.array([0, 1, 0, 1]), "target": np.array([2, 2, 0, 0]),
-           "correlation": np.array([0.2, 0.4, 0.6, 0.8]), "top1": np.array([True, False, True, True]),
-           "topk": np.array([True, True, True, True]), "mask_mean": np.full((4, 11), 0.3),
-           "target_output": np.ones(4), "x": np.ones((4, 2, 2)), "mask": np.ones((4, 2, 2))}
+    vis = {
+        "image": np.array([0, 0, 1, 1]),
+        "init": np.array([0, 1, 0, 1]),
+        "target": np.array([2, 2, 0, 0]),
+        "correlation": np.array([0.2, 0.4, 0.6, 0.8]),
+        "top1": np.array([True, False, True, True]),
+        "topk": np.array([True, True, True, True]),
+        "mask_mean": np.full((4, 11), 0.3),
+        "target_output": np.ones(4),
+        "x": np.ones((4, 2, 2)),
+        "mask": np.ones((4, 2, 2)),
+    }
     vis["mask"][:, 0, 0] = 0  # M* X* is 0 at the top-left pixel, 1 elsewhere
     rows = metrics_rows("e", "conv1", "pyramid", vis, np.array([7, 9]), np.array([0.1, 0.2]))
     assert rows["image"].tolist() == [7, 7, 9, 9] and rows["beta"].tolist() == [0.1, 0.1, 0.2, 0.2]

@@ -79,7 +79,9 @@ def test_silence_gives_zeros():
 
 
 def test_settings_above_nyquist_are_rejected_naming_the_key():
-    with pytest.raises(SpectrogramConfigError, match=r"x\.wav: sample rate 8000 Hz: spectrogram\.bandpass_hz high edge"):
+    with pytest.raises(
+        SpectrogramConfigError, match=r"x\.wav: sample rate 8000 Hz: spectrogram\.bandpass_hz high edge"
+    ):
         spectrogram_image(np.ones(8000), 8000, SpectrogramParams(), origin="x.wav")
     with pytest.raises(SpectrogramConfigError, match="fmax_hz 8000.0 Hz is above the Nyquist"):
         spectrogram_image(np.ones(8000), 8000, SpectrogramParams(bandpass_hz=(1000, 3800)))

@@ -57,13 +57,16 @@ def test_every_paper_experiment_lists_what_it_builds():
     cfg = copy.deepcopy(CONFIG)
     assert resolve_analyses(cfg) == []
     assert experiments_with(cfg, "sanity") == ["arumugam_dae"]
-    assert experiments_with(cfg, "importance") == [n for n, e in CONFIG["experiments"].items() if e["paper"] == "inglis"]
+    assert experiments_with(cfg, "importance") == [
+        n for n, e in CONFIG["experiments"].items() if e["paper"] == "inglis"
+    ]
     assert sorted(experiments_with(cfg, "attribution")) == sorted(CONFIG["attribution"]["experiments"])
 
 
 def test_defaults_by_paper_drop_what_the_family_cannot_run():
-    cfg = _config(ae=("dense_ae", {"paper": "inglis"}), mine=("dense_ae", {}), cnn=("cnn", {}),
-                  shi=("cnn", {"paper": "shi"}))
+    cfg = _config(
+        ae=("dense_ae", {"paper": "inglis"}), mine=("dense_ae", {}), cnn=("cnn", {}), shi=("cnn", {"paper": "shi"})
+    )
     assert resolve_analyses(cfg) == []
     exps = cfg["experiments"]
     assert exps["ae"]["analyses"] == CONFIG["default_analyses"]["inglis"]

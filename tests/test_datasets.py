@@ -87,16 +87,23 @@ def test_wav_folder_from_synthesised_files(tmp_path):
     # Higher pitch ("no", 3 kHz) -> brighter upper rows than "yes" (1.5 kHz).
     no, yes = spectra["x"][spectra["y"] == 0].mean(0), spectra["x"][spectra["y"] == 1].mean(0)
     assert np.argmax(no.mean(1)) > np.argmax(yes.mean(1))
-    out = prepare_dataset(reg, "words", {"dataset": "words", "split": {"kind": "group", "test_fraction": 0.34}},
-                          spectrograms=spectra)
+    out = prepare_dataset(
+        reg, "words", {"dataset": "words", "split": {"kind": "group", "test_fraction": 0.34}}, spectrograms=spectra
+    )
     assert set(out["group_train"]).isdisjoint(out["group_test"]) and len(set(out["group_test"])) == 1
 
 
 def test_wav_folder_path_that_does_not_match_is_named(tmp_path):
     write_tone(tmp_path / "sub" / "oops.wav", 1000, 8000)
-    reg = load_registry(REGISTRY_FILE, datasets={"w": {"kind": "wav_folder", "path": str(tmp_path),
-                                                        "glob": "*/*.wav", "regex": r"(?P<label>\d)_.*\.wav"}})
-    with pytest.raises(DatasetReadError, match=r"datasets\.w\.regex .* does not match 'sub/oops\.wav' \(the path relative"):
+    reg = load_registry(
+        REGISTRY_FILE,
+        datasets={
+            "w": {"kind": "wav_folder", "path": str(tmp_path), "glob": "*/*.wav", "regex": r"(?P<label>\d)_.*\.wav"}
+        },
+    )
+    with pytest.raises(
+        DatasetReadError, match=r"datasets\.w\.regex .* does not match 'sub/oops\.wav' \(the path relative"
+    ):
         list_wav_folder(reg.dataset("w"), tmp_path)
 
 
@@ -132,8 +139,9 @@ def test_image_folder(tmp_path):
         for i in range(3):
             (tmp_path / cls).mkdir(exist_ok=True)
             Image.fromarray(rng.integers(0, 256, (10, 12), dtype=np.uint8)).save(tmp_path / cls / f"{i}.png")
-    reg = load_registry(REGISTRY_FILE, datasets={"pets": {"kind": "image_folder", "path": str(tmp_path),
-                                                           "glob": "*/*.png"}})
+    reg = load_registry(
+        REGISTRY_FILE, datasets={"pets": {"kind": "image_folder", "path": str(tmp_path), "glob": "*/*.png"}}
+    )
     data = read_images(reg.dataset("pets"), tmp_path)
     assert data.x.shape == (6, 10, 12) and data.classes == ("cat", "dog") and data.y.tolist() == [0, 0, 0, 1, 1, 1]
     Image.fromarray(np.zeros((5, 5), np.uint8)).save(tmp_path / "dog" / "small.png")
@@ -143,12 +151,15 @@ def test_image_folder(tmp_path):
 
 def test_npz_kind_and_label_check(tmp_path):
     save_npz(tmp_path / "d.npz", x=np.zeros((4, 3, 3), np.uint8), y=np.array([0, 1, 2, 1]))
-    reg = load_registry(REGISTRY_FILE, datasets={"d": {"kind": "npz", "path": str(tmp_path), "file": "d.npz",
-                                                        "classes": ["a", "b", "c"]}})
+    reg = load_registry(
+        REGISTRY_FILE,
+        datasets={"d": {"kind": "npz", "path": str(tmp_path), "file": "d.npz", "classes": ["a", "b", "c"]}},
+    )
     data = read_images(reg.dataset("d"), tmp_path)
     assert data.classes == ("a", "b", "c") and data.is_test is None
-    bad = load_registry(REGISTRY_FILE, datasets={"d": {"kind": "npz", "path": str(tmp_path), "file": "d.npz",
-                                                        "classes": ["a", "b"]}})
+    bad = load_registry(
+        REGISTRY_FILE, datasets={"d": {"kind": "npz", "path": str(tmp_path), "file": "d.npz", "classes": ["a", "b"]}}
+    )
     with pytest.raises(DatasetReadError, match=r"labels span 0\.\.2 but 2 class names"):
         read_images(bad.dataset("d"), tmp_path)
 
@@ -156,8 +167,7 @@ def test_npz_kind_and_label_check(tmp_path):
 def _toy(n_per_class=(30, 20, 10), groups=None):
     y = np.concatenate([np.full(n, c) for c, n in enumerate(n_per_class)])
     x = (np.arange(len(y))[:, None, None] % 256 * np.ones((1, 2, 2))).astype(np.uint8)
-    return LabelledArrays(x=x, y=y, classes=("a", "b", "c"), is_test=np.arange(len(y)) % 5 == 0,
-                          group=groups)
+    return LabelledArrays(x=x, y=y, classes=("a", "b", "c"), is_test=np.arange(len(y)) % 5 == 0, group=groups)
 
 
 @settings(max_examples=40, deadline=None)
@@ -176,8 +186,16 @@ def test_stratified_split_keeps_class_shares(counts, fraction, seed):
 
 def test_prepare_subset_merge_caps_and_contract():
     data = _toy()
-    spec = PrepareSpec.from_config("v", {"dataset": "toy", "classes": ["c", "a"], "merge": {"a": ["b"]},
-                                         "split": {"kind": "upstream"}, "max_train_per_class": 7})
+    spec = PrepareSpec.from_config(
+        "v",
+        {
+            "dataset": "toy",
+            "classes": ["c", "a"],
+            "merge": {"a": ["b"]},
+            "split": {"kind": "upstream"},
+            "max_train_per_class": 7,
+        },
+    )
     out = prepare(data, spec)
     assert out["classes"].tolist() == ["c", "a"]
     assert np.bincount(out["y_train"]).tolist() == [7, 7]
@@ -212,7 +230,11 @@ def test_check_prepared_rejects_broken_arrays():
 
 def test_real_mnist01_split(shared_data):
     reg = load_registry(REGISTRY_FILE)
-    cfg = {"dataset": "mnist", "classes": ["0", "1"], "split": {"kind": "stratified", "test_fraction": 0.15, "seed": 101}}
+    cfg = {
+        "dataset": "mnist",
+        "classes": ["0", "1"],
+        "split": {"kind": "stratified", "test_fraction": 0.15, "seed": 101},
+    }
     out = prepare_dataset(reg, "mnist01", cfg, root=shared_data / "mnist")
     # 0/1 pooled over train and test: 6,903 zeros and 7,877 ones (shared/data README).
     assert len(out["y_train"]) + len(out["y_test"]) == 6903 + 7877

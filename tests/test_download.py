@@ -97,7 +97,10 @@ def test_missing_file_is_not_retried_and_next_location_is_tried(tmp_path, shared
     good_base, _ = http_server(shared_data)
     spec = FileSpec(LABELS, sha256=LABELS_SHA, size=4542)
     used = fetch_file(
-        [f"{bad_base}/mnist/{LABELS}", f"{good_base}/mnist/{LABELS}"], tmp_path / "x" / LABELS, spec, FetchSettings(**FAST)
+        [f"{bad_base}/mnist/{LABELS}", f"{good_base}/mnist/{LABELS}"],
+        tmp_path / "x" / LABELS,
+        spec,
+        FetchSettings(**FAST),
     )
     assert used.startswith(good_base) and len(bad_state["requests"]) == 1
 
@@ -168,9 +171,16 @@ def test_mirror_from_environment(monkeypatch):
 def test_cli_manifest_and_fetch(tmp_path, shared_data, capsys):
     from aemap.cli import main
 
-    assert main(["manifest", str(shared_data / "audiomnist-sample"), str(tmp_path / "m.sha256"), "--pattern", r"data/.*"]) == 0
+    assert (
+        main(["manifest", str(shared_data / "audiomnist-sample"), str(tmp_path / "m.sha256"), "--pattern", r"data/.*"])
+        == 0
+    )
     lines = (tmp_path / "m.sha256").read_text().splitlines()
-    known = [l for l in (REPO / "workflow/resources/manifests/audiomnist.sha256").read_text().splitlines() if l[:1] != "#"]
+    known = [
+        line
+        for line in (REPO / "workflow/resources/manifests/audiomnist.sha256").read_text().splitlines()
+        if line[:1] != "#"
+    ]
     assert sorted(lines) == sorted(known)  # the committed manifest is exactly the sample's digests
     registry = str(REPO / "workflow/resources/datasets.yaml")
     assert main(["fetch", "mnist", str(tmp_path / "mnist"), "--registry", registry, "--mirror", str(shared_data)]) == 0

@@ -1,13 +1,12 @@
 """Model families from config, the deterministic trainer, checkpoints."""
 
-import io
-
 import numpy as np
 import pytest
 import torch
 import yaml
 from torch import nn
 
+from aemap.compute import resolve_device
 from aemap.models import (
     ConvClassifier,
     DenseAutoencoder,
@@ -19,7 +18,6 @@ from aemap.models import (
     save_checkpoint,
 )
 from aemap.models.factory import n_parameters
-from aemap.compute import resolve_device
 from aemap.models.train import TrainConfig, corrupt, fit_autoencoder, train_experiment
 
 from .conftest import REPO
@@ -29,7 +27,7 @@ CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
 
 def dense_params(widths):
     """Parameters of a chain of Linear layers: weights a*b plus biases b."""
-    return sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+    return sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
 
 
 def linear_shapes(module: nn.Module):
@@ -56,10 +54,16 @@ def test_arumugam_dae_architecture_from_config():
         ("inglis_mnist01", (28, 28), [784, 12, 784]),
         ("inglis_emnist", (28, 28), [784, 32, 784]),
         ("inglis_fmnist", (28, 28), [784, 32, 784]),
-        ("inglis_audiomnist", (32, 32), [1024, 512, 450, 384, 256, 192, 128, 96, 64, 32,
-                                         64, 96, 128, 192, 256, 384, 450, 512, 1024]),
-        ("inglis_fsdd", (32, 32), [1024, 512, 450, 384, 256, 192, 128, 96, 64, 32,
-                                   64, 96, 128, 192, 256, 384, 450, 512, 1024]),
+        (
+            "inglis_audiomnist",
+            (32, 32),
+            [1024, 512, 450, 384, 256, 192, 128, 96, 64, 32, 64, 96, 128, 192, 256, 384, 450, 512, 1024],
+        ),
+        (
+            "inglis_fsdd",
+            (32, 32),
+            [1024, 512, 450, 384, 256, 192, 128, 96, 64, 32, 64, 96, 128, 192, 256, 384, 450, 512, 1024],
+        ),
     ],
 )
 def test_inglis_architectures_from_config(experiment, shape, widths):
@@ -74,7 +78,11 @@ def test_arumugam_cnn_is_table_3():
     assert isinstance(model, ConvClassifier)
     assert model.flat_features == 576  # 3 x 3 x 64 after three 2x2 pools: 28 -> 14 -> 7 -> 3
     convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
-    assert [(c.in_channels, c.out_channels, c.kernel_size) for c in convs] == [(1, 32, (3, 3)), (32, 64, (3, 3)), (64, 64, (3, 3))]
+    assert [(c.in_channels, c.out_channels, c.kernel_size) for c in convs] == [
+        (1, 32, (3, 3)),
+        (32, 64, (3, 3)),
+        (64, 64, (3, 3)),
+    ]
     assert linear_shapes(model.classifier) == [(576, 128), (128, 10)]
     # conv: 9*in*out + out each; dense 576-128-10.
     assert n_parameters(model) == (9 * 32 + 32) + (9 * 32 * 64 + 64) + (9 * 64 * 64 + 64) + dense_params([576, 128, 10])
@@ -158,8 +166,9 @@ def test_training_is_byte_identical_on_cpu(tmp_path):
 
 def test_checkpoint_loads_back_to_the_same_outputs(tmp_path):
     model, _ = train_experiment("tiny", EXPERIMENT, _stripes(), torch.device("cpu"), progress=False)
-    save_checkpoint(tmp_path / "m.pt", model, model_spec=EXPERIMENT["model"], input_shape=[8, 8], n_classes=4,
-                    experiment="tiny")
+    save_checkpoint(
+        tmp_path / "m.pt", model, model_spec=EXPERIMENT["model"], input_shape=[8, 8], n_classes=4, experiment="tiny"
+    )
     loaded, ckpt = load_checkpoint(tmp_path / "m.pt")
     x = torch.as_tensor(_stripes()["x_test"])
     model.eval()
@@ -169,15 +178,20 @@ def test_checkpoint_loads_back_to_the_same_outputs(tmp_path):
 
 
 def test_classifier_learns_a_separable_problem():
-    exp = {"model": {"family": "cnn", "channels": [4], "hidden": [8]},
-           "train": {"epochs": 15, "batch_size": 32, "loss": "cross_entropy", "seed": 0}}
+    exp = {
+        "model": {"family": "cnn", "channels": [4], "hidden": [8]},
+        "train": {"epochs": 15, "batch_size": 32, "loss": "cross_entropy", "seed": 0},
+    }
     model, result = train_experiment("cls", exp, _stripes(), torch.device("cpu"), progress=False)
     assert result.metrics["test_accuracy"] == 1.0
     assert {"test_accuracy", "train_accuracy"} <= set(result.metrics) and "test_accuracy" in result.history[-1]
 
 
 def test_wrong_loss_for_the_family():
-    exp = {"model": {"family": "cnn", "channels": [4]}, "train": {"epochs": 1, "batch_size": 8, "loss": "bce", "seed": 0}}
+    exp = {
+        "model": {"family": "cnn", "channels": [4]},
+        "train": {"epochs": 1, "batch_size": 8, "loss": "bce", "seed": 0},
+    }
     with pytest.raises(ModelConfigError, match="cross_entropy"):
         train_experiment("cls", exp, _stripes(), torch.device("cpu"), progress=False)
 
@@ -197,7 +211,7 @@ def test_unshuffled_full_batch_step_matches_a_plain_loop():
     opt.zero_grad()
     loss.backward()
     opt.step()
-    for a, b in zip(model.state_dict().values(), reference.state_dict().values()):
+    for a, b in zip(model.state_dict().values(), reference.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
@@ -220,9 +234,15 @@ def test_imported_weights_give_the_same_model_and_are_checked(tmp_path):
     loaded = load_weights(build_model(spec, (4, 4), 2), tmp_path / "state.pt", key="experiments.mine.weights")
     torch.testing.assert_close(loaded(x), trained.eval()(x), rtol=0, atol=0)
     # A model of another shape: every parameter that does not fit is named.
-    with pytest.raises(ModelConfigError, match=r"experiments\.mine\.weights: .*shape differs: .*encoder\.1\.weight \(6, 16\) \(model: \(7, 16\)\)"):
-        load_weights(build_model({"family": "dense_ae", "encoder": [7, 3]}, (4, 4), 2), tmp_path / "state.pt",
-                     key="experiments.mine.weights")
+    with pytest.raises(
+        ModelConfigError,
+        match=r"experiments\.mine\.weights: .*shape differs: .*encoder\.1\.weight \(6, 16\) \(model: \(7, 16\)\)",
+    ):
+        load_weights(
+            build_model({"family": "dense_ae", "encoder": [7, 3]}, (4, 4), 2),
+            tmp_path / "state.pt",
+            key="experiments.mine.weights",
+        )
     # Anything but tensors in plain containers is refused unread (weights_only=True).
     torch.save({"state_dict": trained.state_dict(), "hook": _NotATensor()}, tmp_path / "pickled.pt")
     with pytest.raises(ModelConfigError, match="cannot read .*pickled.pt as a state dict"):
@@ -241,7 +261,8 @@ def test_import_experiment_scores_the_model_on_its_data(tmp_path):
     model, result = train_experiment("tiny", clean, data, torch.device("cpu"), progress=False)
     torch.save(model.state_dict(), tmp_path / "w.pt")
     _, metrics = import_experiment(
-        "mine", {"model": clean["model"], "weights": str(tmp_path / "w.pt")}, data, torch.device("cpu"))
+        "mine", {"model": clean["model"], "weights": str(tmp_path / "w.pt")}, data, torch.device("cpu")
+    )
     # The same weights, scored on the same data: the trained run's final losses.
     assert metrics["test_loss"] == pytest.approx(result.metrics["test_loss"], rel=1e-6)
     assert metrics["train_loss"] == pytest.approx(result.metrics["train_loss"], rel=1e-6)

@@ -40,8 +40,9 @@ def test_linear_encoder_closed_form():
         for j in range(6):
             pi = feature_permutation(5, PIXEL_STREAM, r, j, 200).numpy()
             change = np.mean((flat[pi, j] - flat[:, j]) ** 2)
-            np.testing.assert_allclose(result.per_permutation[r, j], weight[:, j].astype(np.float64) ** 2 * change,
-                                       rtol=1e-5, atol=1e-12)
+            np.testing.assert_allclose(
+                result.per_permutation[r, j], weight[:, j].astype(np.float64) ** 2 * change, rtol=1e-5, atol=1e-12
+            )
     assert np.all(result.importance[3] == 0) and np.all(result.importance[5] == 0)
     direction = regression_direction(x, x.reshape(200, 6) @ weight.T)
     assert np.all(direction.sign[5] == 0) and np.all(direction.slope[5] == 0)  # constant: neutral

@@ -30,8 +30,10 @@ def test_eq8_single_relu_layer_gives_the_masked_weights():
 
 def test_csda_equals_autograd_on_a_trained_encoder():
     data = _stripes(128)
-    exp = {"model": {"family": "dense_ae", "encoder": [16, 4]},
-           "train": {"epochs": 5, "batch_size": 16, "loss": "bce", "seed": 1}}
+    exp = {
+        "model": {"family": "dense_ae", "encoder": [16, 4]},
+        "train": {"epochs": 5, "batch_size": 16, "loss": "bce", "seed": 1},
+    }
     model, _ = train_experiment("tiny", exp, data, torch.device("cpu"), progress=False)
     x = data["x_test"][:10]
     auto = autograd_jacobian(model.encoder, x)
@@ -48,7 +50,9 @@ def test_complex_step_needs_no_finite_difference_step_tuning():
     encoder = nn.Sequential(nn.Flatten(), nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 3), nn.Sigmoid())
     x = np.random.default_rng(0).uniform(size=(4, 2, 3))
     for h in (1e-8, 1e-16, 1e-100):
-        np.testing.assert_allclose(csda_jacobian(encoder, x, h=h), autograd_jacobian(encoder, x), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(
+            csda_jacobian(encoder, x, h=h), autograd_jacobian(encoder, x), rtol=1e-12, atol=1e-15
+        )
 
 
 def test_unsupported_layers_are_named():

@@ -22,21 +22,35 @@ from aemap.data.readers import LabelledArrays
 def config(**sanity):
     return {
         "experiments": {
-            "dae": {"paper": "arumugam", "data": "mnist", "model": {"family": "dense_ae", "encoder": [8, 2]},
-                    "train": {"epochs": 3}, "reported": {"train_loss": 0.1}, "analyses": ["saliency", "sanity"]},
+            "dae": {
+                "paper": "arumugam",
+                "data": "mnist",
+                "model": {"family": "dense_ae", "encoder": [8, 2]},
+                "train": {"epochs": 3},
+                "reported": {"train_loss": 0.1},
+                "analyses": ["saliency", "sanity"],
+            },
             "cnn": {"paper": "arumugam", "data": "mnist", "model": {"family": "cnn", "channels": [4]}, "train": {}},
         },
         "prepared": {"mnist": {"dataset": "mnist", "split": {"kind": "upstream"}, "max_train_per_class": 5}},
-        "sanity": {"classifier": "cnn", "single_class": {"classes": ["0", "7"]},
-                   "translation": {"canvas": [42, 42], "offset": [0, 0]}, **sanity},
+        "sanity": {
+            "classifier": "cnn",
+            "single_class": {"classes": ["0", "7"]},
+            "translation": {"canvas": [42, 42], "offset": [0, 0]},
+            **sanity,
+        },
     }
 
 
 def test_derived_entries_copy_the_checked_experiment():
     prepared, experiments = derived_entries(config())
     assert sorted(experiments) == ["dae_class0", "dae_class7", "dae_translated"]
-    assert prepared["mnist_class7"] == {"dataset": "mnist", "split": {"kind": "upstream"}, "max_train_per_class": 5,
-                                        "classes": ["7"]}
+    assert prepared["mnist_class7"] == {
+        "dataset": "mnist",
+        "split": {"kind": "upstream"},
+        "max_train_per_class": 5,
+        "classes": ["7"],
+    }
     assert prepared["mnist_canvas42x42"]["canvas"] == {"size": [42, 42], "offset": [0, 0]}
     exp = experiments["dae_class7"]
     assert exp["data"] == "mnist_class7" and exp["model"] == config()["experiments"]["dae"]["model"]
@@ -74,10 +88,12 @@ def test_place_on_canvas_puts_the_digit_top_left():
 
 def test_prepare_with_a_canvas():
     rng = np.random.default_rng(1)
-    data = LabelledArrays(rng.integers(0, 256, (20, 28, 28)).astype(np.uint8), np.arange(20) % 2, ("a", "b"),
-                          is_test=np.arange(20) >= 15)
-    spec = PrepareSpec.from_config("moved", {"dataset": "x", "canvas": {"size": [42, 42]},
-                                             "split": {"kind": "upstream"}})
+    data = LabelledArrays(
+        rng.integers(0, 256, (20, 28, 28)).astype(np.uint8), np.arange(20) % 2, ("a", "b"), is_test=np.arange(20) >= 15
+    )
+    spec = PrepareSpec.from_config(
+        "moved", {"dataset": "x", "canvas": {"size": [42, 42]}, "split": {"kind": "upstream"}}
+    )
     out = prepare(data, spec)
     assert out["x_train"].shape == (15, 42, 42) and out["x_test"].shape == (5, 42, 42)
     np.testing.assert_allclose(out["x_test"][:, :28, :28], data.x[15:] / 255.0, rtol=1e-6)
@@ -169,8 +185,9 @@ def test_centre_of_mass_and_the_shift_of_moved_digits():
     np.testing.assert_allclose(result["saliency_shift_per_image_mean"], [-7.0, -7.0])
     # A map that stays centred on the canvas does not move.
     centred = place_on_canvas(images, CanvasSpec((42, 42), (7, 7)))
-    np.testing.assert_allclose(translation_shift(images, centred, images, moved)["saliency_shift_mean_map"], [0, 0],
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        translation_shift(images, centred, images, moved)["saliency_shift_mean_map"], [0, 0], atol=1e-12
+    )
 
 
 def test_map_image_correlations():

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from aemap.analyses import resolve_analyses
@@ -47,6 +48,28 @@ def test_lint_is_clean():
     result = snakemake("--lint")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Congratulations, your workflow is in a good condition" in result.stdout + result.stderr
+
+
+def test_ruff_lint_and_format_are_clean():
+    for args in (["check", "."], ["format", "--check", "."]):
+        result = subprocess.run([str(BIN / "ruff"), *args], cwd=REPO, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_rule_runs_the_script_of_its_name():
+    rules = {}
+    for smk in sorted((REPO / "workflow/rules").glob("*.smk")):
+        text = smk.read_text()
+        for name, body in re.findall(r"^rule (\w+):\n(.*?)(?=^\S|\Z)", text, flags=re.M | re.S):
+            script = re.search(r'script:\s*"\.\./scripts/(\w+)\.py"', body)
+            rules[name] = script.group(1) if script else None
+    assert len(rules) > 30
+    assert {name: script for name, script in rules.items() if script is not None and script != name} == {}
+    scripts = {p.stem for p in (REPO / "workflow/scripts").glob("*.py")}
+    assert scripts == {s for s in rules.values() if s}  # no script left without its rule
+    # Figure rules say which paper's figure they draw (or that they go beyond the papers).
+    figures = [name for name in rules if name.startswith("plot_") and re.search(r"_fig\d", name)]
+    assert all(re.match(r"plot_(inglis|arumugam|shi)_fig\d+_", name) for name in figures), figures
 
 
 def test_snakefmt_is_clean():
@@ -90,8 +113,9 @@ def expected_jobs(config: dict) -> dict[str, int]:
         "train_model": len(built),
         "plot_reconstructions": len(with_("reconstructions")),
         "plot_arumugam_fig5_noisy_inputs": sum(exps[e]["train"]["noise"] > 0 for e in with_("reconstructions")),
-        "compute_permutation_importance": len(set(with_("importance")) | set(autoencoders)
-                                              | (set(sanity) if permutation else set())),
+        "compute_permutation_importance": len(
+            set(with_("importance")) | set(autoencoders) | (set(sanity) if permutation else set())
+        ),
         "plot_inglis_fig4_importance": len(with_("importance")),
         "plot_inglis_fig11_umap": len(with_("umap")),
         "compute_saliency_maps": len(set(with_("saliency")) | set(sanity) | set(derived)),
@@ -99,8 +123,9 @@ def expected_jobs(config: dict) -> dict[str, int]:
         "compute_corruption_accuracy": len(sanity),
         "measure_translation_shift": len(sanity),
         "compute_neuron_attributions": sum(len(layers(e)) for e in with_("attribution")),
-        "optimise_attribution_visualisations": sum(len(layers(e)) * len(perturbations(e))
-                                                   for e in with_("attribution")),
+        "optimise_attribution_visualisations": sum(
+            len(layers(e)) * len(perturbations(e)) for e in with_("attribution")
+        ),
         "collect_attribution_metrics": len(with_("attribution")),
         "plot_shi_fig8_perturbations": sum(len(layers(e)) for e in with_("attribution")),
         "compare_attribution_with_importance": len(autoencoders),
@@ -129,31 +154,71 @@ def test_dry_run_schedules_what_the_config_declares(tmp_path):
         ({"run": ["no_such_experiment"]}, "run: 'no_such_experiment' is not an entry of `experiments`"),
         ({"prepared": {"mnist": {"dataset": "mnst"}}}, "prepared.mnist.dataset: unknown dataset 'mnst'"),
         ({"spectrogram": {"fsdd": {"fmax_hz": "4k"}}}, "spectrogram.fsdd.fmax_hz: '4k' is not of type 'number'"),
-        ({"attribution": {"experiments": {"nope": {"layers": ["conv1"]}}}},
-         "attribution.experiments.nope: not an entry of `experiments`"),
-        ({"attribution": {"experiments": {"arumugam_cnn": {"layers": ["conv7"]}}}},
-         "attribution.experiments.arumugam_cnn.layers: 'conv7' is not a layer of this model; known: conv1, conv2"),
+        (
+            {"attribution": {"experiments": {"nope": {"layers": ["conv1"]}}}},
+            "attribution.experiments.nope: not an entry of `experiments`",
+        ),
+        (
+            {"attribution": {"experiments": {"arumugam_cnn": {"layers": ["conv7"]}}}},
+            "attribution.experiments.arumugam_cnn.layers: 'conv7' is not a layer of this model; known: conv1, conv2",
+        ),
         ({"attribution": {"preset": "huge"}}, "attribution.preset: 'huge' is not an entry of attribution.presets"),
         ({"attribution": {"perturbations": ["pyramid", "smoke"]}}, "attribution.perturbations"),
-        ({"experiments": {"arumugam_cnn": {"analyses": ["importance"]}}},
-         "experiments.arumugam_cnn.analyses: 'importance' needs a model of family dense_ae; this one is cnn"),
-        ({"experiments": {"shi_fmnist_cnn": {"paper": "inglis"}}},
-         "experiments.shi_fmnist_cnn.analyses: none given, and default_analyses.inglis holds none"),
+        (
+            {"experiments": {"arumugam_cnn": {"analyses": ["importance"]}}},
+            "experiments.arumugam_cnn.analyses: 'importance' needs a model of family dense_ae; this one is cnn",
+        ),
+        (
+            {"experiments": {"shi_fmnist_cnn": {"paper": "inglis"}}},
+            "experiments.shi_fmnist_cnn.analyses: none given, and default_analyses.inglis holds none",
+        ),
         ({"experiments": {"arumugam_cnn": {"analyses": ["saliency"]}}}, "'saliency' needs a model of family dense_ae"),
-        ({"experiments": {"inglis_fmnist": {"analyses": ["importance"]}}},
-         "attribution.experiments.inglis_fmnist: experiments.inglis_fmnist.analyses does not list 'attribution'"),
+        (
+            {"experiments": {"inglis_fmnist": {"analyses": ["importance"]}}},
+            "attribution.experiments.inglis_fmnist: experiments.inglis_fmnist.analyses does not list 'attribution'",
+        ),
         ({"sanity": {"classifier": "inglis_fmnist"}}, "sanity.classifier: 'inglis_fmnist' is a dense_ae model"),
-        ({"experiments": {"mine": {"data": "mnist", "model": {"family": "dense_ae", "encoder": [8]},
-                                   "weights": "no/such.pt"}}},
-         "experiments.mine.weights: no such file: no/such.pt"),
-        ({"data": {"datasets": {"words": {"kind": "wav_folder", "path": "no/such/folder", "glob": "*/*.wav",
-                                          "regex": "(?P<group>[^/]+)/(?P<label>[a-z]+)_\\d+\\.wav"}}}},
-         "data.datasets.words.path: no such folder: no/such/folder"),
-        ({"data": {"datasets": {"words": {"kind": "wav_folder", "path": ".", "glob": "*.wav",
-                                          "regex": "(?P<word>[a-z]+)"}}}},
-         "data.datasets.words.regex: needs a named group 'label'"),
-        ({"data": {"datasets": {"words": {"kind": "wav_folder", "path": ".", "glob": "*.wav", "regex": "(?P<label"}}}},
-         "data.datasets.words.regex: not a valid regular expression"),
+        (
+            {
+                "experiments": {
+                    "mine": {"data": "mnist", "model": {"family": "dense_ae", "encoder": [8]}, "weights": "no/such.pt"}
+                }
+            },
+            "experiments.mine.weights: no such file: no/such.pt",
+        ),
+        (
+            {
+                "data": {
+                    "datasets": {
+                        "words": {
+                            "kind": "wav_folder",
+                            "path": "no/such/folder",
+                            "glob": "*/*.wav",
+                            "regex": "(?P<group>[^/]+)/(?P<label>[a-z]+)_\\d+\\.wav",
+                        }
+                    }
+                }
+            },
+            "data.datasets.words.path: no such folder: no/such/folder",
+        ),
+        (
+            {
+                "data": {
+                    "datasets": {
+                        "words": {"kind": "wav_folder", "path": ".", "glob": "*.wav", "regex": "(?P<word>[a-z]+)"}
+                    }
+                }
+            },
+            "data.datasets.words.regex: needs a named group 'label'",
+        ),
+        (
+            {
+                "data": {
+                    "datasets": {"words": {"kind": "wav_folder", "path": ".", "glob": "*.wav", "regex": "(?P<label"}}
+                }
+            },
+            "data.datasets.words.regex: not a valid regular expression",
+        ),
     ],
 )
 def test_config_errors_name_the_key(tmp_path, override, message):
@@ -260,14 +325,29 @@ def test_smoke_training_outputs(smoke_run, experiment):
     work, _ = smoke_run
     folder = work / "results" / experiment
     model, ckpt = load_checkpoint(folder / "model.pt")
-    assert ckpt["experiment"] == experiment
     # The checkpoint carries the model config (with the schema's defaults filled in).
     assert ckpt["model_spec"].items() >= EXPERIMENTS[experiment]["model"].items()
+    # ... and the very weights that were scored: they reproduce the reported test loss.
+    data = load_npz(work / "results/prepared" / f"{EXPERIMENTS[experiment]['data']}.npz")
+    loss = EXPERIMENTS[experiment]["train"]["loss"]
+    with torch.no_grad():
+        x = torch.as_tensor(data["x_test"])
+        if loss == "cross_entropy":
+            test_loss = torch.nn.functional.cross_entropy(model(x), torch.as_tensor(data["y_test"])).item()
+        elif EXPERIMENTS[experiment]["train"]["noise"] == 0:
+            test_loss = torch.nn.functional.binary_cross_entropy(model(x), x).item()
+        else:  # a DAE is scored on noisy inputs; its clean-input loss is reported beside
+            test_loss = None
+            clean = torch.nn.functional.binary_cross_entropy(model(x), x).item()
     history = pd.read_csv(folder / "history.csv")
     assert {"epoch", "train_loss", "test_loss", "seconds"} <= set(history.columns)
     assert history["epoch"].tolist() == [1, 2]  # tests/smoke.yaml trains 2 epochs
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["epochs"] == 2 and metrics["device"] == "cpu" and metrics["wall_seconds"] > 0
+    if test_loss is None:
+        assert metrics["test_loss_clean_input"] == pytest.approx(clean, rel=1e-4)
+    else:
+        assert metrics["test_loss"] == pytest.approx(test_loss, rel=1e-4)
     assert np.isfinite(metrics["train_loss"]) and np.isfinite(metrics["test_loss"])
     figures = work / "results" / "figures" / experiment
     assert (figures / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
@@ -309,8 +389,18 @@ def test_smoke_permutation_importance_outputs(smoke_run, experiment):
 def test_smoke_saliency_outputs(smoke_run):
     work, _ = smoke_run
     maps = load_npz(work / "results/arumugam_dae/saliency/maps.npz")
-    assert maps["maps"].shape == (40, 28, 28) and maps["mean_map"].shape == (28, 28)  # tests/smoke.yaml: 40 images
-    assert (maps["maps"] >= 0).all() and maps["maps"].max() > 0
+    test = load_npz(work / "results/prepared/mnist.npz")["x_test"]
+    # arumugam_dae runs the sanity checks: the maps of every test image are kept for check 3.
+    assert maps["maps"].shape == test.shape and maps["mean_map"].shape == (28, 28)
+    # Image 0's map is the L2 norm over latents of the encoder's Jacobian, by torch's own jacobian.
+    model, _ = load_checkpoint(work / "results/arumugam_dae/model.pt")
+    encoder = model.encoder.double()
+    jac = torch.autograd.functional.jacobian(
+        lambda v: encoder(v.reshape(1, 28, 28))[0], torch.as_tensor(test[0], dtype=torch.float64).reshape(-1)
+    )
+    np.testing.assert_allclose(maps["maps"][0].reshape(-1), jac.norm(dim=0).numpy(), rtol=1e-5, atol=1e-7)
+    translated = load_npz(work / "results/arumugam_dae_translated/saliency/maps.npz")
+    assert len(translated["maps"]) == min(40, len(test))  # tests/smoke.yaml: saliency.images 40
     assert float(maps["csda_vs_autograd_rel"]) <= 1e-10  # the complex step agrees with autograd
     assert (work / "results/figures/arumugam_dae/saliency.png").stat().st_size > 10_000
 
@@ -333,8 +423,15 @@ def test_smoke_sanity_check_outputs(smoke_run):
     # Check 3: every source, both ends, 0-30 %.
     table = pd.read_csv(res / "sanity" / "corruption.csv")
     assert list(table.columns[:4]) == ["source", "which", "fraction", "accuracy"]
-    assert set(table["source"]) == {"csda_local", "csda_mean", "csda_per_image", "permutation", "grad_x_input",
-                                    "variance", "random"}
+    assert set(table["source"]) == {
+        "csda_local",
+        "csda_mean",
+        "csda_per_image",
+        "permutation",
+        "grad_x_input",
+        "variance",
+        "random",
+    }
     assert len(table) == 7 * 2 * 4 and sorted(set(table["fraction"])) == [0.0, 0.1, 0.2, 0.3]
     clean = table[table["fraction"] == 0]["accuracy"]
     assert clean.nunique() == 1  # 0 %: the same, clean accuracy for every source
@@ -355,11 +452,21 @@ def test_smoke_attribution_outputs(smoke_run, experiment):
     layers = entry["layers"]
     autoencoder = EXPERIMENTS[experiment]["model"]["family"] == "dense_ae"
     perturbations = entry.get("perturbations") or (
-        ["none", "pyramid"] if autoencoder else ["none", "blur", "constant", "gaussian", "fractal", "pyramid"])
+        ["none", "pyramid"] if autoencoder else ["none", "blur", "constant", "gaussian", "fractal", "pyramid"]
+    )
     images = 2 if autoencoder else 10  # tests/smoke.yaml: 2 latent dims x 1 image; 1 image per class
     metrics = pd.read_csv(res / "metrics.csv")
-    assert list(metrics.columns[:9]) == ["experiment", "layer", "perturbation", "image", "init", "target",
-                                         "correlation", "top1", "topk"]
+    assert list(metrics.columns[:9]) == [
+        "experiment",
+        "layer",
+        "perturbation",
+        "image",
+        "init",
+        "target",
+        "correlation",
+        "top1",
+        "topk",
+    ]
     assert len(metrics) == len(layers) * len(perturbations) * images * 2  # 2 initialisations
     assert metrics["correlation"].dropna().between(-1, 1).all() and metrics["top1"].isin([0, 1]).all()
     assert (metrics["topk"] >= metrics["top1"]).all()
@@ -370,7 +477,7 @@ def test_smoke_attribution_outputs(smoke_run, experiment):
         for p in perturbations:
             vis = load_npz(res / layer / f"{p}.npz")
             assert vis["x"].shape == vis["mask"].shape == (images * 2, 28, 28)
-            assert 0 <= vis["mask"].min() and vis["mask"].max() <= 1
+            assert vis["mask"].min() >= 0 and vis["mask"].max() <= 1
             if p == "none":
                 assert (vis["mask"] == 1).all()
         assert (fig / f"perturbations_{layer}.png").stat().st_size > 10_000
@@ -392,11 +499,22 @@ def test_smoke_rerun_is_byte_identical(smoke_run):
     outputs += sorted((work / "results").glob("*/attribution/*/*.npz"))
     outputs += sorted((work / "results").glob("*/saliency/maps.npz"))
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in outputs}
-    rules = ("make_spectrograms", "prepare_dataset", "train_model", "reconstruct_examples",
-             "compute_permutation_importance", "embed_latent_umap", "compute_saliency_maps", "compute_corruption_accuracy",
-             "compare_single_class_maps", "measure_translation_shift", "compute_neuron_attributions",
-             "optimise_attribution_visualisations", "collect_attribution_metrics",
-             "compare_attribution_with_importance")
+    rules = (
+        "make_spectrograms",
+        "prepare_dataset",
+        "train_model",
+        "reconstruct_examples",
+        "compute_permutation_importance",
+        "embed_latent_umap",
+        "compute_saliency_maps",
+        "compute_corruption_accuracy",
+        "compare_single_class_maps",
+        "measure_translation_shift",
+        "compute_neuron_attributions",
+        "optimise_attribution_visualisations",
+        "collect_attribution_metrics",
+        "compare_attribution_with_importance",
+    )
     # Recompute every table and array (not the figures, which read them) and compare bytes:
     # the compared files are the targets, so no figure is rebuilt.
     targets = [str(p.relative_to(work)) for p in outputs]
@@ -407,3 +525,107 @@ def test_smoke_rerun_is_byte_identical(smoke_run):
     # Nothing wants to run again for these files: no parameter, code or input changed between runs.
     result = snakemake(*targets, *args, "-n", cwd=work)
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+# A new user's own data and models, brought in by config overlays only.
+OWN_SETTINGS = {
+    "importance": {"n_permutations": 2, "umap": {"n_neighbors": 5, "min_dist": 0.1, "seed": 0, "max_points": 100}},
+    "saliency": {"images": 20},
+    "figures": {"dpi": 60, "samples_per_class": 2},
+    "attribution": {
+        "experiments": {},
+        "optimise": {"steps": 4, "inits": 1},
+        "ig": {"steps": 8},
+        "latent_dims": 1,
+        "autoencoder_perturbations": ["pyramid"],
+        "beta": {"fallback": 0.3},
+    },
+}
+
+
+def _write_digits(folder: Path, shared: Path, first: int, n: int = 300) -> None:
+    """An npz dataset of real MNIST test digits (x, y; x_test, y_test), as a user might have."""
+    from aemap.data.idx import read_idx
+
+    x = read_idx(shared / "mnist/t10k-images-idx3-ubyte.gz")[first : first + n]
+    y = read_idx(shared / "mnist/t10k-labels-idx1-ubyte.gz")[first : first + n].astype(np.int64)
+    folder.mkdir(parents=True, exist_ok=True)
+    split = n * 4 // 5
+    np.savez(folder / "digits.npz", x=x[:split], y=y[:split], x_test=x[split:], y_test=y[split:])
+
+
+def _scheduled_outputs(result: subprocess.CompletedProcess) -> list[str]:
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return re.findall(r"^\s+output: (.*)$", result.stdout + result.stderr, flags=re.M)
+
+
+def test_own_data_and_models_by_config_and_adding_reruns_nothing_else(tmp_path, shared_data):
+    from aemap.models import build_model
+
+    work = tmp_path
+    _write_digits(work / "mine_a", shared_data, first=0)
+    _write_digits(work / "mine_b", shared_data, first=5000)
+    # The user's own trained autoencoder, saved as a state dict for an architecture the model block describes.
+    torch.manual_seed(0)
+    ae_spec = {"family": "dense_ae", "encoder": [32, 8]}
+    torch.save(build_model(ae_spec, (28, 28), 10).state_dict(), work / "my_ae.pt")
+    base = {
+        "run": ["mine_ae"],
+        "data": {"datasets": {"digits_a": {"kind": "npz", "path": "mine_a", "file": "digits.npz"}}},
+        "prepared": {"view_a": {"dataset": "digits_a", "split": {"kind": "upstream"}}},
+        # No paper: every analysis that fits an autoencoder (config default_analyses.none).
+        "experiments": {"mine_ae": {"data": "view_a", "model": ae_spec, "weights": "my_ae.pt"}},
+        **OWN_SETTINGS,
+    }
+    (work / "base.yaml").write_text(yaml.safe_dump(base))
+    result = snakemake("--cores", "2", "--configfile", "base.yaml", cwd=work)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    res, fig = work / "results/mine_ae", work / "results/figures/mine_ae"
+    for path in ("importance/summary.md", "saliency/maps.npz", "attribution/metrics.csv"):
+        assert (res / path).is_file(), path
+    for name in ("reconstructions", "umap", "saliency", "attribution/latent_dims"):
+        assert (fig / f"{name}.png").stat().st_size > 5000, name
+    assert not (fig / "training_curves.png").exists() and not (res / "history.csv").exists()  # imported, not trained
+    metrics = json.loads((res / "metrics.json").read_text())
+    model, _ = load_checkpoint(res / "model.pt")
+    data = load_npz(work / "results/prepared/view_a.npz")
+    with torch.no_grad():
+        x = torch.as_tensor(data["x_test"])
+        bce = torch.nn.functional.binary_cross_entropy(model(x), x).item()
+    assert metrics["test_loss"] == pytest.approx(bce, rel=1e-4)  # the user's weights, scored on the user's data
+
+    # Adding a dataset and an experiment (a CNN trained here) schedules only their jobs.
+    overlay = {
+        "run": ["mine_ae", "mine_cnn"],
+        "data": {"datasets": {"digits_b": {"kind": "npz", "path": "mine_b", "file": "digits.npz"}}},
+        "prepared": {"view_b": {"dataset": "digits_b", "split": {"kind": "upstream"}}},
+        "experiments": {
+            "mine_cnn": {
+                "data": "view_b",
+                "analyses": ["attribution"],
+                "model": {"family": "cnn", "channels": [4, 8], "hidden": [16]},
+                "train": {"epochs": 1, "batch_size": 32, "loss": "cross_entropy", "seed": 0},
+            }
+        },
+        "attribution": {"experiments": {"mine_cnn": {"layers": ["conv2"], "perturbations": ["pyramid"]}}},
+    }
+    (work / "overlay.yaml").write_text(yaml.safe_dump(overlay))
+    configs = ("--configfile", "base.yaml", "overlay.yaml")
+    outputs = _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, cwd=work))
+    assert outputs and all("view_b" in o or "mine_cnn" in o for o in outputs), outputs
+    assert any("results/mine_cnn/model.pt" in o for o in outputs)
+    result = snakemake("--cores", "2", *configs, cwd=work)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    assert (work / "results/figures/mine_cnn/training_curves.png").is_file()
+    assert _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, cwd=work)) == []
+
+    # Moving one user dataset reruns its own chain only, not the other's.
+    (work / "mine_a").rename(work / "moved_a")
+    (work / "moved.yaml").write_text(yaml.safe_dump({"data": {"datasets": {"digits_a": {"path": "moved_a"}}}}))
+    outputs = _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, "moved.yaml", cwd=work))
+    assert any("results/prepared/view_a.npz" in o for o in outputs)
+    assert not any("view_b" in o or "mine_cnn" in o for o in outputs), outputs
+    # The old path is gone: the config names it before anything runs.
+    result = snakemake("-n", "--cores", "2", *configs, cwd=work)
+    assert result.returncode != 0
+    assert "data.datasets.digits_a.path: no such folder: mine_a" in result.stdout + result.stderr

@@ -32,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.output}: {n} files")
         return 0
     try:
-        where = fetch(load_registry(args.registry), args.source, args.dest, resolve_mirror(args.mirror), FetchSettings())
+        where = fetch(
+            load_registry(args.registry), args.source, args.dest, resolve_mirror(args.mirror), FetchSettings()
+        )
     except DownloadError as err:
         print(f"aemap fetch: {err}", file=sys.stderr)
         return 1

@@ -126,6 +126,7 @@ def get_prepared_registry_args(wildcards):
 def get_source_registry_args(wildcards):
     return registry_args(source=wildcards.source)
 
+
 RAW_DIR = config["data"]["raw_dir"]
 # Environment for every rule (pins as in pyproject.toml), used with --sdm conda.
 CONDA_ENV = "../../envs/aemap.yaml"
@@ -143,7 +144,6 @@ def _names_pattern(names):
 
 TRAINED_EXPERIMENTS = [e for e in config["experiments"] if is_trained(e)]
 IMPORTED_EXPERIMENTS = [e for e in config["experiments"] if not is_trained(e)]
-
 
 
 wildcard_constraints:

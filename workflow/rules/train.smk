@@ -3,8 +3,6 @@
 
 # Train one experiment's model on its prepared dataset (on the GPU when there is one).
 rule train_model:
-    wildcard_constraints:
-        experiment=_names_pattern(TRAINED_EXPERIMENTS),
     input:
         data=get_experiment_data,
     output:
@@ -15,6 +13,8 @@ rule train_model:
         "logs/train_model/{experiment}.log",
     benchmark:
         "benchmarks/train_model/{experiment}.tsv"
+    wildcard_constraints:
+        experiment=_names_pattern(TRAINED_EXPERIMENTS),
     conda:
         CONDA_ENV
     threads: get_train_threads
@@ -30,8 +30,6 @@ rule train_model:
 
 # Your own model: the experiment's `weights` loaded into its model block, scored on its data.
 rule import_model:
-    wildcard_constraints:
-        experiment=_names_pattern(IMPORTED_EXPERIMENTS),
     input:
         data=get_experiment_data,
         weights=lambda w: config["experiments"][w.experiment]["weights"],
@@ -42,6 +40,8 @@ rule import_model:
         "logs/import_model/{experiment}.log",
     benchmark:
         "benchmarks/import_model/{experiment}.tsv"
+    wildcard_constraints:
+        experiment=_names_pattern(IMPORTED_EXPERIMENTS),
     conda:
         CONDA_ENV
     threads: 1
@@ -67,8 +67,12 @@ rule reconstruct_examples:
         CONDA_ENV
     params:
         per_class=config["figures"]["reconstructions_per_class"],
-        noise=lambda w: config["experiments"][w.experiment].get("train", {}).get("noise", 0.0),
-        seed=lambda w: config["experiments"][w.experiment].get("train", {}).get("seed", 0),
+        noise=lambda w: config["experiments"][w.experiment]
+        .get("train", {})
+        .get("noise", 0.0),
+        seed=lambda w: config["experiments"][w.experiment]
+        .get("train", {})
+        .get("seed", 0),
     script:
         "../scripts/reconstruct_examples.py"
 

@@ -9,7 +9,7 @@ from aemap.provenance import setup_logging
 sm = snakemake  # noqa: F821 - injected by Snakemake
 log = setup_logging(sm.log[0])
 frames = []
-for (layer, perturbation), path in zip(sm.params.pairs, sm.input.visualisations):
+for (layer, perturbation), path in zip(sm.params.pairs, sm.input.visualisations, strict=True):
     vis = load_npz(path)
     frames.append(metrics_rows(sm.wildcards.experiment, layer, perturbation, vis, vis["rows"], vis["beta"]))
 metrics = pd.concat(frames, ignore_index=True)

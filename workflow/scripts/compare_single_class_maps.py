@@ -19,5 +19,7 @@ with atomic_path(sm.output.csv) as tmp:
     table.to_csv(tmp, index=False, float_format="%.6g")
 own = [float(r[i, names.index(c)]) for i, c in enumerate(model_classes)]
 passed = table.groupby("model_class")["own_class_best"].first()
-log.info("own-class r: %s; own class best for %d of %d models", np.round(own, 3).tolist(), int(passed.sum()), len(passed))
+log.info(
+    "own-class r: %s; own class best for %d of %d models", np.round(own, 3).tolist(), int(passed.sum()), len(passed)
+)
 save_npz(sm.output.npz, mean_maps=mean_maps, classes=np.array(model_classes), own_r=np.asarray(own))

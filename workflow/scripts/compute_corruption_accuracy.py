@@ -26,8 +26,10 @@ saved = load_npz(sm.input.maps)
 # Every test image's own map: the saliency stage keeps all of them for an experiment with the sanity analysis.
 per_image = saved["maps"]
 if len(per_image) != len(x) or not np.array_equal(saved["index"], np.arange(len(x))):
-    raise ValueError(f"{sm.input.maps}: holds maps of {len(per_image)} images, not of all {len(x)} test images; "
-                     "rerun compute_saliency_maps for this experiment")
+    raise ValueError(
+        f"{sm.input.maps}: holds maps of {len(per_image)} images, not of all {len(x)} test images; "
+        "rerun compute_saliency_maps for this experiment"
+    )
 local = int(np.random.default_rng(cfg["local_seed"]).integers(len(saved["maps"])))
 log.info("csda_local: the map of test image %d (label %s)", int(saved["index"][local]), saved["y"][local])
 permutation = load_npz(sm.input.importance)["importance"].sum(axis=1) if "permutation" in cfg["sources"] else None
@@ -35,7 +37,14 @@ scores = importance_sources(per_image, x, saved["maps"][local], saved["mean_map"
 scores = {name: scores[name] for name in cfg["sources"] if name != "random"}
 seeds = tuple(cfg["random_seeds"]) if "random" in cfg["sources"] else ()
 table = corruption_table(
-    label_predictor(classifier), x, y, scores, tuple(cfg["fractions"]), seeds, cfg["tie_seed"], cfg["threshold"],
+    label_predictor(classifier),
+    x,
+    y,
+    scores,
+    tuple(cfg["fractions"]),
+    seeds,
+    cfg["tie_seed"],
+    cfg["threshold"],
     progress=lambda what: log.info("corrupting: %s", what),
 )
 with atomic_path(sm.output.csv) as tmp:
@@ -44,7 +53,16 @@ log.info("\n%s", table.to_string(index=False))
 
 # Fig. 10: the paper's source (one local map) on the first few test images.
 first = np.arange(min(cfg["examples"], len(x)))
-examples = corrupted_examples(x[first], rank_pixels(scores.get("csda_local", saved["mean_map"].reshape(-1)),
-                                                    cfg["tie_seed"]), tuple(cfg["fractions"]), cfg["threshold"])
-save_npz(sm.output.examples, originals=x[first], fractions=np.asarray(cfg["fractions"]),
-         source=np.array("csda_local" if "csda_local" in scores else "csda_mean"), **examples)
+examples = corrupted_examples(
+    x[first],
+    rank_pixels(scores.get("csda_local", saved["mean_map"].reshape(-1)), cfg["tie_seed"]),
+    tuple(cfg["fractions"]),
+    cfg["threshold"],
+)
+save_npz(
+    sm.output.examples,
+    originals=x[first],
+    fractions=np.asarray(cfg["fractions"]),
+    source=np.array("csda_local" if "csda_local" in scores else "csda_mean"),
+    **examples,
+)

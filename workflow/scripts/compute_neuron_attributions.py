@@ -5,9 +5,9 @@ import torch
 
 from aemap.attribution.settings import resolve
 from aemap.attribution.stage import attribute, choose_items
+from aemap.compute import resolve_device
 from aemap.io import load_npz, save_npz
 from aemap.models import load_checkpoint
-from aemap.compute import resolve_device
 from aemap.provenance import setup_logging
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
@@ -17,15 +17,30 @@ device = resolve_device(sm.params.device)
 model, _ = load_checkpoint(sm.input.model, device)
 model.eval()
 data = load_npz(sm.input.data)
-importance = load_npz(sm.input.importance) if "importance" in sm.input.keys() else None
+importance = load_npz(sm.input.importance) if "importance" in sm.input else None
 items = choose_items(model, data, sm.params.attribution, device, importance)
 rows = items["rows"]
-result = attribute(model, sm.wildcards.layer, data["x_test"][rows], items["targets"], resolve(sm.params.attribution),
-                   device, log)
-log.info("%s %s: %d items; completeness gap max %.3g (output differences %.3g..%.3g); beta %.3f..%.3f",
-         sm.wildcards.experiment, sm.wildcards.layer, len(rows), result["completeness_gap"].max(),
-         np.min(result["output"] - result["baseline_output"]), np.max(result["output"] - result["baseline_output"]),
-         result["beta"].min(), result["beta"].max())
-save_npz(sm.output.npz, **items, **result, images=data["x_test"][rows], y=data["y_test"][rows],
-         classes=data["classes"], layer=np.asarray(sm.wildcards.layer),
-         baseline=np.asarray(sm.params.attribution["baseline"]["kind"]))
+result = attribute(
+    model, sm.wildcards.layer, data["x_test"][rows], items["targets"], resolve(sm.params.attribution), device, log
+)
+log.info(
+    "%s %s: %d items; completeness gap max %.3g (output differences %.3g..%.3g); beta %.3f..%.3f",
+    sm.wildcards.experiment,
+    sm.wildcards.layer,
+    len(rows),
+    result["completeness_gap"].max(),
+    np.min(result["output"] - result["baseline_output"]),
+    np.max(result["output"] - result["baseline_output"]),
+    result["beta"].min(),
+    result["beta"].max(),
+)
+save_npz(
+    sm.output.npz,
+    **items,
+    **result,
+    images=data["x_test"][rows],
+    y=data["y_test"][rows],
+    classes=data["classes"],
+    layer=np.asarray(sm.wildcards.layer),
+    baseline=np.asarray(sm.params.attribution["baseline"]["kind"]),
+)

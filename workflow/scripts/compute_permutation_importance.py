@@ -2,10 +2,10 @@
 
 import torch
 
+from aemap.compute import resolve_device
 from aemap.explain.importance import ImportanceConfig, compute_importance
 from aemap.io import atomic_path, load_npz, save_npz
 from aemap.models import load_checkpoint
-from aemap.compute import resolve_device
 from aemap.provenance import setup_logging
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

@@ -17,7 +17,18 @@ data = load_npz(sm.input.data)
 n = len(data["x_test"]) if cfg["images"] is None else min(cfg["images"], len(data["x_test"]))
 index = np.arange(n)  # the first n test images: the same images for every method and rerun
 result = saliency_maps(model.encoder, data["x_test"][index], cfg["method"], cfg["h"], cfg["images_per_pass"])
-log.info("%d maps by %s; CSDA vs autograd max relative difference %.3g", n, cfg["method"],
-         float(result["csda_vs_autograd_rel"]))
-save_npz(sm.output.npz, index=index, y=data["y_test"][index], images=data["x_test"][index],
-         classes=data["classes"], h=np.float64(cfg["h"]), **result)
+log.info(
+    "%d maps by %s; CSDA vs autograd max relative difference %.3g",
+    n,
+    cfg["method"],
+    float(result["csda_vs_autograd_rel"]),
+)
+save_npz(
+    sm.output.npz,
+    index=index,
+    y=data["y_test"][index],
+    images=data["x_test"][index],
+    classes=data["classes"],
+    h=np.float64(cfg["h"]),
+    **result,
+)

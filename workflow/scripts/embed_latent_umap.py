@@ -16,5 +16,11 @@ with torch.no_grad():
     z = model.encoder(torch.as_tensor(arrays["x_test"])).numpy()
 u = sm.params.umap
 embedding, rows = umap_embedding(z, u["n_neighbors"], u["min_dist"], u["seed"], u["max_points"])
-save_npz(sm.output.npz, embedding=embedding, rows=rows, y=arrays["y_test"][rows], classes=arrays["classes"],
-         encodings=z[rows].astype(np.float32))
+save_npz(
+    sm.output.npz,
+    embedding=embedding,
+    rows=rows,
+    y=arrays["y_test"][rows],
+    classes=arrays["classes"],
+    encodings=z[rows].astype(np.float32),
+)

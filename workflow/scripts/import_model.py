@@ -3,9 +3,9 @@
 import torch
 
 from aemap import __version__
+from aemap.compute import resolve_device
 from aemap.io import load_npz, write_json
 from aemap.models import import_experiment, save_checkpoint
-from aemap.compute import resolve_device
 from aemap.provenance import describe_input, setup_logging, versions
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

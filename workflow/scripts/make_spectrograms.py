@@ -1,7 +1,7 @@
 """Rule make_spectrograms: a wav_folder dataset -> results/spectrograms/{dataset}.npz."""
 
-from aemap.data.registry import load_registry
 from aemap.data.audio import SpectrogramParams
+from aemap.data.registry import load_registry
 from aemap.data.stages import make_spectrograms
 from aemap.io import save_npz
 from aemap.provenance import setup_logging, write_provenance

@@ -11,7 +11,10 @@ log = setup_logging(sm.log[0])
 base, moved = load_npz(sm.input.base), load_npz(sm.input.moved)
 result = translation_shift(*paired_maps(base, moved, f"{sm.input.base} vs {sm.input.moved}"))
 write_json(sm.output.json, result)
-log.info("digits moved by %s; saliency centre of mass by %s (mean map), %s +- %s per image",
-         np.round(result["digit_shift"], 2).tolist(), np.round(result["saliency_shift_mean_map"], 2).tolist(),
-         np.round(result["saliency_shift_per_image_mean"], 2).tolist(),
-         np.round(result["saliency_shift_per_image_sd"], 2).tolist())
+log.info(
+    "digits moved by %s; saliency centre of mass by %s (mean map), %s +- %s per image",
+    np.round(result["digit_shift"], 2).tolist(),
+    np.round(result["saliency_shift_mean_map"], 2).tolist(),
+    np.round(result["saliency_shift_per_image_mean"], 2).tolist(),
+    np.round(result["saliency_shift_per_image_sd"], 2).tolist(),
+)

@@ -6,9 +6,9 @@ from tqdm import tqdm
 
 from aemap.attribution.settings import resolve
 from aemap.attribution.stage import visualise_and_score
+from aemap.compute import resolve_device
 from aemap.io import load_npz, save_npz
 from aemap.models import load_checkpoint
-from aemap.compute import resolve_device
 from aemap.provenance import setup_logging
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
@@ -21,13 +21,43 @@ attr = load_npz(sm.input.attributions)
 settings = resolve(sm.params.attribution)
 code_stats = (attr["code_mean"], attr["code_sd"]) if "code_mean" in attr else None
 n_items = len(attr["rows"]) * settings.inits
-log.info("%s %s %s: %d visualisations x %d steps on %s", sm.wildcards.experiment, sm.wildcards.layer,
-         sm.wildcards.perturbation, n_items, settings.optimise.steps, device)
+log.info(
+    "%s %s %s: %d visualisations x %d steps on %s",
+    sm.wildcards.experiment,
+    sm.wildcards.layer,
+    sm.wildcards.perturbation,
+    n_items,
+    settings.optimise.steps,
+    device,
+)
 with tqdm(total=n_items * settings.optimise.steps, unit="step", unit_scale=True, mininterval=5) as bar:
-    vis = visualise_and_score(model, sm.wildcards.layer, attr["attributions"], attr["activations"], attr["beta"],
-                              attr["targets"],
-                              sm.wildcards.perturbation, settings, device, code_stats, bar.update)
-log.info("correlation %.3f +- %.3f, top-1 %.2f, top-%d %.2f", np.nanmean(vis["correlation"]),
-         np.nanstd(vis["correlation"]), vis["top1"].mean(), settings.top_k, vis["topk"].mean())
-save_npz(sm.output.npz, **vis, rows=attr["rows"], beta=attr["beta"], forward=np.asarray(settings.forward),
-         top_k=np.int64(settings.top_k), steps=np.int64(settings.optimise.steps))
+    vis = visualise_and_score(
+        model,
+        sm.wildcards.layer,
+        attr["attributions"],
+        attr["activations"],
+        attr["beta"],
+        attr["targets"],
+        sm.wildcards.perturbation,
+        settings,
+        device,
+        code_stats,
+        bar.update,
+    )
+log.info(
+    "correlation %.3f +- %.3f, top-1 %.2f, top-%d %.2f",
+    np.nanmean(vis["correlation"]),
+    np.nanstd(vis["correlation"]),
+    vis["top1"].mean(),
+    settings.top_k,
+    vis["topk"].mean(),
+)
+save_npz(
+    sm.output.npz,
+    **vis,
+    rows=attr["rows"],
+    beta=attr["beta"],
+    forward=np.asarray(settings.forward),
+    top_k=np.int64(settings.top_k),
+    steps=np.int64(settings.optimise.steps),
+)

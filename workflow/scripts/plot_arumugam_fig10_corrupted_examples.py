@@ -8,7 +8,11 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 setup_logging(sm.log[0])
 ex = load_npz(sm.input.examples)
 plot_corrupted_examples(
-    ex["originals"], ex["most"], ex["least"], [float(f) for f in ex["fractions"]], sm.output.png,
+    ex["originals"],
+    ex["most"],
+    ex["least"],
+    [float(f) for f in ex["fractions"]],
+    sm.output.png,
     title=f"{sm.wildcards.experiment}: corrupted test images, ranked by {str(ex['source'])} "
     "(cf. Arumugam & Kiran Fig. 10)",
     dpi=sm.params.dpi,

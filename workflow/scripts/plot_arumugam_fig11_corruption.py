@@ -8,7 +8,9 @@ from aemap.provenance import setup_logging
 sm = snakemake  # noqa: F821 - injected by Snakemake
 setup_logging(sm.log[0])
 plot_corruption_curves(
-    pd.read_csv(sm.input.csv), sm.output.png, reported=sm.params.reported,
+    pd.read_csv(sm.input.csv),
+    sm.output.png,
+    reported=sm.params.reported,
     title=f"{sm.wildcards.experiment}: accuracy of {sm.params.classifier} on corrupted test images "
     "(cf. Arumugam & Kiran Fig. 11)",
     dpi=sm.params.dpi,

@@ -12,7 +12,12 @@ data = load_npz(sm.input.npz)
 classes = [str(c) for c in data["classes"]]
 first = [int(np.nonzero(data["y"] == c)[0][0]) for c in range(len(classes)) if (data["y"] == c).any()]
 plot_saliency_contours(
-    data["images"][first], data["maps"][first], [classes[data["y"][i]] for i in first], data["mean_map"],
-    sm.output.png, title=f"{sm.wildcards.experiment}: saliency of the latent variables (cf. Arumugam & Kiran Fig. 7), "
-    f"{str(data['method'])}, mean over {len(data['maps'])} test images", dpi=sm.params.dpi,
+    data["images"][first],
+    data["maps"][first],
+    [classes[data["y"][i]] for i in first],
+    data["mean_map"],
+    sm.output.png,
+    title=f"{sm.wildcards.experiment}: saliency of the latent variables (cf. Arumugam & Kiran Fig. 7), "
+    f"{str(data['method'])}, mean over {len(data['maps'])} test images",
+    dpi=sm.params.dpi,
 )

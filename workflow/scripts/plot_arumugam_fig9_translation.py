@@ -12,8 +12,12 @@ setup_logging(sm.log[0])
 base, moved = load_npz(sm.input.base), load_npz(sm.input.moved)
 result = json.loads(Path(sm.input.json).read_text())
 plot_translation(
-    moved["images"][0], moved["mean_map"], base["mean_map"], tuple(result["moved_mean_map_com_px"]),
-    tuple(result["base_mean_map_com_px"]), sm.output.png,
+    moved["images"][0],
+    moved["mean_map"],
+    base["mean_map"],
+    tuple(result["moved_mean_map_com_px"]),
+    tuple(result["base_mean_map_com_px"]),
+    sm.output.png,
     title=f"{sm.wildcards.experiment}: digits moved by {[round(v, 1) for v in result['digit_shift']]} px, "
     f"saliency centre of mass by {[round(v, 1) for v in result['saliency_shift_mean_map']]} px\n"
     "(+: centre of mass, x: canvas centre; cf. Arumugam & Kiran Fig. 9)",

@@ -18,7 +18,12 @@ out.mkdir(parents=True, exist_ok=True)
 for k, name in enumerate(pd.unique(table["class"])):
     safe = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-")
     plot_class_importance(
-        pixel, table, name, out / f"class{k:02d}_{safe}.png", top_k=sm.params.top_k,
+        pixel,
+        table,
+        name,
+        out / f"class{k:02d}_{safe}.png",
+        top_k=sm.params.top_k,
         filter_unused=sm.params.filter_unused,
-        title=f"{sm.wildcards.experiment}: class {name}", dpi=sm.params.dpi,
+        title=f"{sm.wildcards.experiment}: class {name}",
+        dpi=sm.params.dpi,
     )

@@ -9,12 +9,18 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 setup_logging(sm.log[0])
 attr = load_npz(sm.input.attributions)
 shown, corr = {}, {}
-for name, path in zip(sm.params.perturbations, sm.input.visualisations):
+for name, path in zip(sm.params.perturbations, sm.input.visualisations, strict=True):
     vis = load_npz(path)
     first = figure_items(vis)
     shown[name], corr[name] = shown_visualisation(vis)[first], vis["correlation"][first]
 plot_perturbation_grid(
-    attr["images"], attr["heatmap"], shown, corr, row_labels(attr), sm.output.png,
+    attr["images"],
+    attr["heatmap"],
+    shown,
+    corr,
+    row_labels(attr),
+    sm.output.png,
     title=f"{sm.wildcards.experiment}, layer {sm.wildcards.layer}: M*X* per perturbation, first initialisation; "
-    "r = visualisation correlation (cf. Shi et al. Figs. 6-8)", dpi=sm.params.dpi,
+    "r = visualisation correlation (cf. Shi et al. Figs. 6-8)",
+    dpi=sm.params.dpi,
 )

@@ -8,6 +8,9 @@ from aemap.provenance import setup_logging
 sm = snakemake  # noqa: F821 - injected by Snakemake
 setup_logging(sm.log[0])
 plot_ablation(
-    pd.read_csv(sm.input.ablation), sm.params.top_k, sm.output.png,
-    title=f"{sm.wildcards.experiment}: perturbation ablation (cf. Shi et al. Figs. 9-10)", dpi=sm.params.dpi,
+    pd.read_csv(sm.input.ablation),
+    sm.params.top_k,
+    sm.output.png,
+    title=f"{sm.wildcards.experiment}: perturbation ablation (cf. Shi et al. Figs. 9-10)",
+    dpi=sm.params.dpi,
 )

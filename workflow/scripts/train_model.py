@@ -4,10 +4,9 @@ import pandas as pd
 import torch
 
 from aemap import __version__
-from aemap.io import atomic_path, load_npz, write_json
-from aemap.models import save_checkpoint
 from aemap.compute import resolve_device
-from aemap.models import train_experiment
+from aemap.io import atomic_path, load_npz, write_json
+from aemap.models import save_checkpoint, train_experiment
 from aemap.provenance import describe_input, setup_logging, versions
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

@@ -126,7 +126,9 @@ def head(
     return run
 
 
-def layer_shape(forward: Callable[[torch.Tensor], torch.Tensor], layer: nn.Module, input_shape: Sequence[int]) -> tuple[int, ...]:
+def layer_shape(
+    forward: Callable[[torch.Tensor], torch.Tensor], layer: nn.Module, input_shape: Sequence[int]
+) -> tuple[int, ...]:
     """Shape of one item's activation at ``layer``."""
     with torch.no_grad():
         p = next(iter(getattr(forward, "parameters", lambda: iter([]))()), None)

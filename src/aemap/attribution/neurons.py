@@ -63,7 +63,11 @@ def zero_baseline_attributions(
     lig = LayerIntegratedGradients(forward, layer)
     baseline = torch.zeros_like(x)
     attr = lig.attribute(
-        x, baselines=baseline, target=targets, n_steps=ig.steps, method=ig.method,
+        x,
+        baselines=baseline,
+        target=targets,
+        n_steps=ig.steps,
+        method=ig.method,
         internal_batch_size=ig.internal_batch_size,
     )
     with torch.no_grad():
@@ -120,7 +124,11 @@ def optimised_baseline_attributions(
         a = trunk(forward, layer, x)
     a0 = optimise_baseline(head_fn, a, targets, baseline, classifier)
     attr = IntegratedGradients(head_fn).attribute(
-        a, baselines=a0, target=targets, n_steps=ig.steps, method=ig.method,
+        a,
+        baselines=a0,
+        target=targets,
+        n_steps=ig.steps,
+        method=ig.method,
         internal_batch_size=ig.internal_batch_size,
     )
     with torch.no_grad():
@@ -134,10 +142,18 @@ def pixel_attributions(
     """Integrated gradients of the input pixels (zero image baseline)."""
     from captum.attr import IntegratedGradients
 
-    return IntegratedGradients(forward).attribute(
-        x, baselines=torch.zeros_like(x), target=targets, n_steps=ig.steps, method=ig.method,
-        internal_batch_size=ig.internal_batch_size,
-    ).detach()
+    return (
+        IntegratedGradients(forward)
+        .attribute(
+            x,
+            baselines=torch.zeros_like(x),
+            target=targets,
+            n_steps=ig.steps,
+            method=ig.method,
+            internal_batch_size=ig.internal_batch_size,
+        )
+        .detach()
+    )
 
 
 def channel_filter(attr: torch.Tensor, keep: float) -> torch.Tensor:

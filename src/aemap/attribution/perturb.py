@@ -54,8 +54,13 @@ def gaussian_kernel(sigma: float, size: int) -> torch.Tensor:
 class Perturbation:
     """Composites for one perturbation kind on (N, 1, H, W) images."""
 
-    def __init__(self, kind: str, shape: tuple[int, int], s: PerturbationSettings = PerturbationSettings(),
-                 device: torch.device | str = "cpu"):
+    def __init__(
+        self,
+        kind: str,
+        shape: tuple[int, int],
+        s: PerturbationSettings = PerturbationSettings(),
+        device: torch.device | str = "cpu",
+    ):
         if kind not in PERTURBATIONS:
             raise ValueError(f"perturbation: unknown kind {kind!r}; known: {', '.join(PERTURBATIONS)}")
         self.kind, self.s, self.shape = kind, s, shape
@@ -66,7 +71,9 @@ class Perturbation:
             self.noise = FractalNoise(shape, [(s.fractal_p, s.fractal_sd)], device)
         if kind == "blur":
             sigmas = [s.blur_sigma_max_px * i / (s.blur_levels - 1) for i in range(s.blur_levels)]
-            self.kernels = torch.stack([gaussian_kernel(sg, s.blur_kernel) for sg in sigmas])[:, None].float().to(device)
+            self.kernels = (
+                torch.stack([gaussian_kernel(sg, s.blur_kernel) for sg in sigmas])[:, None].float().to(device)
+            )
 
     def noise_images(self, n: int, generator: torch.Generator | None, device: torch.device | str) -> torch.Tensor:
         """(n, L, H, W) perturbation images in [0, 1] (L levels; 1 but for the pyramid)."""

@@ -28,7 +28,7 @@ def is_autoencoder(model: nn.Module) -> bool:
 
 def _batched(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, size: int = 1024) -> torch.Tensor:
     with torch.no_grad():
-        return torch.cat([fn(x[i:i + size]) for i in range(0, len(x), size)])
+        return torch.cat([fn(x[i : i + size]) for i in range(0, len(x), size)])
 
 
 def select_classifier_items(labels: np.ndarray, per_class: int) -> np.ndarray:
@@ -75,8 +75,14 @@ def choose_items(
         ranking = latent_dim_ranking(importance["importance"])
         dims = ranking[: cfg["latent_dims"]]
         rows, targets = select_autoencoder_items(codes, dims, cfg["images_per_dim"])
-        return {"rows": rows, "targets": targets, "code_mean": codes.mean(0), "code_sd": codes.std(0),
-                "dim_ranking": ranking, "target_kind": np.asarray("latent")}
+        return {
+            "rows": rows,
+            "targets": targets,
+            "code_mean": codes.mean(0),
+            "code_sd": codes.std(0),
+            "dim_ranking": ranking,
+            "target_kind": np.asarray("latent"),
+        }
     rows = select_classifier_items(data["y_test"], cfg["images_per_class"])
     targets = data["y_test"][rows].astype(np.int64)
     if cfg.get("target", "label") == "predicted":
@@ -100,16 +106,25 @@ def attribute(
     x = torch.as_tensor(images, dtype=torch.float32, device=device)
     t = torch.as_tensor(targets, dtype=torch.long, device=device)
     result = neuron_attributions(
-        forward, layer, x, t, settings.ig, settings.baseline, settings.clamp_negative,
-        settings.channel_filter, classifier=not is_autoencoder(model),
+        forward,
+        layer,
+        x,
+        t,
+        settings.ig,
+        settings.baseline,
+        settings.clamp_negative,
+        settings.channel_filter,
+        classifier=not is_autoencoder(model),
     )
     betas, thresholds, sources = [], [], []
     for i, heat in enumerate(result.heatmap):
         try:
             b = otsu_beta(heat, settings.beta_bins, settings.beta_fraction, settings.beta_fallback)
         except FlatMapError as err:
-            raise FlatMapError(f"image {i} (target {int(targets[i])}): {err}; set attribution.beta.fallback "
-                               "to visualise it with a fixed beta") from None
+            raise FlatMapError(
+                f"image {i} (target {int(targets[i])}): {err}; set attribution.beta.fallback "
+                "to visualise it with a fixed beta"
+            ) from None
         if b.source != "otsu" and log is not None:
             log.warning("image %d (target %d): flat attribution map, beta = fallback %.3g", i, targets[i], b.value)
         betas.append(b.value)
@@ -165,8 +180,17 @@ def visualise_and_score(
     b = torch.as_tensor(np.repeat(beta, inits), dtype=torch.float32, device=device)
     ref = np.repeat(lambda_reference(settings.lambda_reference, attributions, activations), inits)
     input_shape = tuple(int(s) for s in model.input_shape)
-    vis = visualise(forward, layer, input_shape, r, b, perturbation, settings.optimise, progress,
-                    torch.as_tensor(ref, dtype=torch.float32, device=device))
+    vis = visualise(
+        forward,
+        layer,
+        input_shape,
+        r,
+        b,
+        perturbation,
+        settings.optimise,
+        progress,
+        torch.as_tensor(ref, dtype=torch.float32, device=device),
+    )
     shown = vis.composite if settings.forward == "composite" else vis.x
     xs = torch.as_tensor(shown, device=device).reshape((len(shown), *input_shape))
     acts = _batched(lambda v: trunk(forward, layer, v), xs).reshape(len(xs), -1).cpu().numpy()
@@ -189,24 +213,27 @@ def visualise_and_score(
     }
 
 
-def metrics_rows(experiment: str, layer: str, perturbation: str, vis: dict[str, np.ndarray],
-                 test_rows: np.ndarray, beta: np.ndarray) -> pd.DataFrame:
+def metrics_rows(
+    experiment: str, layer: str, perturbation: str, vis: dict[str, np.ndarray], test_rows: np.ndarray, beta: np.ndarray
+) -> pd.DataFrame:
     """Tidy rows: one per visualisation."""
     image = vis["image"]
-    return pd.DataFrame({
-        "experiment": experiment,
-        "layer": layer,
-        "perturbation": perturbation,
-        "image": test_rows[image],
-        "init": vis["init"],
-        "target": vis["target"],
-        "correlation": vis["correlation"],
-        "top1": vis["top1"].astype(int),
-        "topk": vis["topk"].astype(int),
-        "beta": beta[image],
-        "mask_mean": vis["mask_mean"][:, -1],
-        "target_output": vis["target_output"],
-    })
+    return pd.DataFrame(
+        {
+            "experiment": experiment,
+            "layer": layer,
+            "perturbation": perturbation,
+            "image": test_rows[image],
+            "init": vis["init"],
+            "target": vis["target"],
+            "correlation": vis["correlation"],
+            "top1": vis["top1"].astype(int),
+            "topk": vis["topk"].astype(int),
+            "beta": beta[image],
+            "mask_mean": vis["mask_mean"][:, -1],
+            "target_output": vis["target_output"],
+        }
+    )
 
 
 def ablation_table(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -242,16 +269,20 @@ def compare_with_importance(
         dims = vis["target"]
         inglis = inglis_maps(importance, dims)
         heat = attr["heatmap"][vis["image"]]
-        frames.append(pd.DataFrame({
-            "layer": layer,
-            "perturbation": perturbation,
-            "image": attr["rows"][vis["image"]],
-            "init": vis["init"],
-            "dim": dims + 1,  # numbered from 1 as in Inglis et al.
-            "r_visualisation": pearson_rows(shown_visualisation(vis), inglis),
-            "r_heatmap": pearson_rows(heat, inglis),
-            "top1": vis["top1"].astype(int),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "layer": layer,
+                    "perturbation": perturbation,
+                    "image": attr["rows"][vis["image"]],
+                    "init": vis["init"],
+                    "dim": dims + 1,  # numbered from 1 as in Inglis et al.
+                    "r_visualisation": pearson_rows(shown_visualisation(vis), inglis),
+                    "r_heatmap": pearson_rows(heat, inglis),
+                    "top1": vis["top1"].astype(int),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 

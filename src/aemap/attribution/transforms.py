@@ -28,8 +28,13 @@ class TransformSettings:
     enabled: bool = True
 
 
-def random_affine(n: int, size: tuple[int, int], s: TransformSettings, generator: torch.Generator | None,
-                  device: torch.device | str = "cpu") -> torch.Tensor:
+def random_affine(
+    n: int,
+    size: tuple[int, int],
+    s: TransformSettings,
+    generator: torch.Generator | None,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
     """(n, 2, 3) matrices for ``affine_grid``: each maps output to input
     coordinates (normalised [-1, 1]) of one random transformation."""
     h, w = size

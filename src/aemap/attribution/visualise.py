@@ -58,8 +58,15 @@ class OptimiseSettings:
 class ImageParam:
     """Unconstrained parameters of (n, 2, H, W) images (channel 0: X, 1: M) in [0, 1]."""
 
-    def __init__(self, n: int, shape: tuple[int, int], kind: str, init_sd: float, generator: torch.Generator,
-                 device: torch.device | str):
+    def __init__(
+        self,
+        n: int,
+        shape: tuple[int, int],
+        kind: str,
+        init_sd: float,
+        generator: torch.Generator,
+        device: torch.device | str,
+    ):
         h, w = shape
         self.kind, self.shape = kind, shape
         if kind == "fft":
@@ -100,8 +107,12 @@ def _generator(seed: int, first_item: int, device: torch.device | str) -> torch.
     return g
 
 
-def bytes_per_item(forward: Callable[[torch.Tensor], torch.Tensor], layer: nn.Module, input_shape: tuple[int, ...],
-                   device: torch.device | str) -> int:
+def bytes_per_item(
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    layer: nn.Module,
+    input_shape: tuple[int, ...],
+    device: torch.device | str,
+) -> int:
     """A conservative estimate of one item's memory for a step: every tensor
     the trunk creates, x4 (forward values, gradients, autograd buffers),
     plus the images, noise and parameters."""
@@ -133,7 +144,7 @@ def frozen(module: object) -> Iterator[None]:
     try:
         yield
     finally:
-        for p, flag in zip(params, flags):
+        for p, flag in zip(params, flags, strict=True):
             p.requires_grad_(flag)
 
 
@@ -167,13 +178,28 @@ def visualise(
     with frozen(forward):
         for start in range(0, n, size):
             sl = slice(start, min(n, start + size))
-            parts.append(_visualise_chunk(forward, layer, input_shape, attributions[sl], beta[sl],
-                                          lambda_reference[sl], kind, s, _generator(s.seed, start, device), progress))
-    return Visualisations(*(np.concatenate([getattr(p, f) for p in parts]) for f in Visualisations.__dataclass_fields__))
+            parts.append(
+                _visualise_chunk(
+                    forward,
+                    layer,
+                    input_shape,
+                    attributions[sl],
+                    beta[sl],
+                    lambda_reference[sl],
+                    kind,
+                    s,
+                    _generator(s.seed, start, device),
+                    progress,
+                )
+            )
+    return Visualisations(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in Visualisations.__dataclass_fields__)
+    )
 
 
-def _visualise_chunk(forward, layer, input_shape, attributions, beta, reference, kind, s: OptimiseSettings, generator,
-                     progress):
+def _visualise_chunk(
+    forward, layer, input_shape, attributions, beta, reference, kind, s: OptimiseSettings, generator, progress
+):
     device = attributions.device
     n = len(attributions)
     h, w = input_shape[-2:]
@@ -222,6 +248,9 @@ def _visualise_chunk(forward, layer, input_shape, attributions, beta, reference,
             m = torch.ones_like(m)
         composite = perturbation.composite(x, m, generator)
     return Visualisations(
-        x=x[:, 0].detach().cpu().numpy(), mask=m[:, 0].detach().cpu().numpy(),
-        composite=composite[:, 0].detach().cpu().numpy(), objective=objective, mask_mean=mask_mean,
+        x=x[:, 0].detach().cpu().numpy(),
+        mask=m[:, 0].detach().cpu().numpy(),
+        composite=composite[:, 0].detach().cpu().numpy(),
+        objective=objective,
+        mask_mean=mask_mean,
     )

@@ -119,8 +119,16 @@ def corruption_table(
                     float(np.mean(classify(corrupt_pixels(x, pixel_mask(orders[k], fraction, which), threshold)) == y))
                     for k in keys
                 ]
-                rows.append((name, which, float(fraction), float(np.mean(acc)),
-                             float(np.std(acc, ddof=1)) if len(acc) > 1 else 0.0, len(acc)))
+                rows.append(
+                    (
+                        name,
+                        which,
+                        float(fraction),
+                        float(np.mean(acc)),
+                        float(np.std(acc, ddof=1)) if len(acc) > 1 else 0.0,
+                        len(acc),
+                    )
+                )
     return pd.DataFrame(rows, columns=["source", "which", "fraction", "accuracy", "accuracy_std", "runs"])
 
 

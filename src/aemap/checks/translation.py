@@ -53,7 +53,9 @@ def translation_shift(
         "saliency_shift_mean_map": shift(base_maps.mean(axis=0), moved_maps.mean(axis=0)).tolist(),
         "saliency_shift_per_image_mean": per_image.mean(axis=0).tolist(),
         "saliency_shift_per_image_sd": per_image.std(axis=0, ddof=1).tolist() if len(per_image) > 1 else [0.0, 0.0],
-        "saliency_top10_shift_mean_map": shift(top_share(base_maps.mean(axis=0)), top_share(moved_maps.mean(axis=0))).tolist(),
+        "saliency_top10_shift_mean_map": shift(
+            top_share(base_maps.mean(axis=0)), top_share(moved_maps.mean(axis=0))
+        ).tolist(),
         "saliency_top10_shift_per_image_mean": per_image_core.mean(axis=0).tolist(),
         "base_saliency_com": from_centre(centre_of_mass(base_maps.mean(axis=0)), base_maps.shape).tolist(),
         "moved_saliency_com": from_centre(centre_of_mass(moved_maps.mean(axis=0)), moved_maps.shape).tolist(),

@@ -149,8 +149,7 @@ def check_file(path: Path, spec: FileSpec, origin: str) -> None:
         actual = file_digest(path, algorithm)
         if actual != expected:
             raise ChecksumError(
-                f"{spec.name}: {algorithm} mismatch for the copy from {origin}: "
-                f"expected {expected}, got {actual}"
+                f"{spec.name}: {algorithm} mismatch for the copy from {origin}: expected {expected}, got {actual}"
             )
 
 
@@ -230,7 +229,7 @@ def _archive_members(archive: Path) -> list[tuple[str, Callable[[], object]]]:
         zf = zipfile.ZipFile(archive)
         return [(i.filename, lambda i=i: zf.open(i)) for i in zf.infolist() if not i.is_dir()]
     if tarfile.is_tarfile(archive):
-        tf = tarfile.open(archive)
+        tf = tarfile.open(archive)  # noqa: SIM115 - kept open for the member readers returned
         return [(m.name, lambda m=m: tf.extractfile(m)) for m in tf.getmembers() if m.isfile()]
     raise DownloadError(f"{archive}: neither a zip nor a tar archive")
 
@@ -300,7 +299,11 @@ def _mirror_file_list(spec: SourceSpec, mirror_root: Path) -> list[FileSpec]:
 
 
 def _fetch_files(
-    spec: SourceSpec, files: list[FileSpec], locate: Callable[[FileSpec], list[str]], dest: Path, settings: FetchSettings
+    spec: SourceSpec,
+    files: list[FileSpec],
+    locate: Callable[[FileSpec], list[str]],
+    dest: Path,
+    settings: FetchSettings,
 ) -> None:
     many = len(files) > 8
     bar = tqdm(files, desc=f"{spec.name}: files", unit="file", disable=not (settings.progress and many))
@@ -360,7 +363,9 @@ def fetch_source(
     if spec.urls:
 
         def from_urls() -> None:
-            _fetch_files(spec, list(spec.files), lambda f: [join_location(u, f.name) for u in spec.urls], partial, settings)
+            _fetch_files(
+                spec, list(spec.files), lambda f: [join_location(u, f.name) for u in spec.urls], partial, settings
+            )
             _verify_tree(spec, partial, "upstream")
 
         routes.append(("upstream: " + ", ".join(spec.urls), from_urls))

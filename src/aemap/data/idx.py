@@ -69,9 +69,7 @@ def read_idx(path: str | os.PathLike[str], expect_ndim: int | None = None) -> np
     body = len(raw) - header
     if body != expected:
         what = "truncated" if body < expected else "has trailing bytes"
-        raise IdxFormatError(
-            f"{path}: {what}: header says shape {tuple(shape)} ({expected} data bytes), found {body}"
-        )
+        raise IdxFormatError(f"{path}: {what}: header says shape {tuple(shape)} ({expected} data bytes), found {body}")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 

@@ -50,7 +50,8 @@ def place_on_canvas(x: np.ndarray, canvas: CanvasSpec, name: str = "canvas") -> 
     (height, width), (top, left) = canvas.size, canvas.offset
     if top < 0 or left < 0 or top + x.shape[1] > height or left + x.shape[2] > width:
         raise PrepareError(
-            f"{name}: a {x.shape[1]}x{x.shape[2]} image at offset ({top}, {left}) does not fit a {height}x{width} canvas"
+            f"{name}: a {x.shape[1]}x{x.shape[2]} image at offset ({top}, {left}) "
+            f"does not fit a {height}x{width} canvas"
         )
     out = np.zeros((len(x), height, width), dtype=x.dtype)
     out[:, top : top + x.shape[1], left : left + x.shape[2]] = x
@@ -133,7 +134,9 @@ def split_rows(
             test[rng.permutation(members)[:n_test]] = True
         return test
     if group is None:
-        raise PrepareError(f"{key}.kind: 'group' but the dataset has no groups (add a named group 'group' to its regex)")
+        raise PrepareError(
+            f"{key}.kind: 'group' but the dataset has no groups (add a named group 'group' to its regex)"
+        )
     groups = np.unique(group)
     n_test = max(1, int(round(split.test_fraction * len(groups))))
     if n_test >= len(groups):

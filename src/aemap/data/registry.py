@@ -20,8 +20,8 @@ from typing import Any
 
 import yaml
 
-from aemap.schema import schema_errors
 from aemap.data.download import ArchiveSpec, ExpectSpec, FileSpec, SourceSpec, read_manifest
+from aemap.schema import schema_errors
 
 
 class RegistryError(ValueError):

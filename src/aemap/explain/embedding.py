@@ -21,6 +21,7 @@ def umap_embedding(
     if len(data) < 4:
         raise ValueError(f"UMAP needs at least 4 encodings, got {len(data)}")
     # UMAP cannot look at more neighbours than there are other points.
-    reducer = umap.UMAP(n_neighbors=min(n_neighbors, len(data) - 1), min_dist=min_dist, random_state=seed,
-                        n_components=2)
+    reducer = umap.UMAP(
+        n_neighbors=min(n_neighbors, len(data) - 1), min_dist=min_dist, random_state=seed, n_components=2
+    )
     return reducer.fit_transform(data).astype(np.float32), rows

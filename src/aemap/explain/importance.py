@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from aemap.explain.direction import regression_direction
 from aemap.compute import batched
+from aemap.explain.direction import regression_direction
 from aemap.explain.permutation import latent_importance_by_class, pixel_latent_importance
 
 
@@ -62,8 +62,16 @@ def compute_importance(
         z = batched(model.encoder, torch.as_tensor(x, device=device), 8192).cpu().numpy()
     direction = regression_direction(x, z, cfg.direction_rule, cfg.alpha, cfg.min_abs_r)
     latent = latent_importance_by_class(
-        model.encoder, model.decoder, x, y, len(classes), cfg.n_permutations, cfg.latent_against, cfg.seed,
-        cfg.memory_budget_mb, progress=progress,
+        model.encoder,
+        model.decoder,
+        x,
+        y,
+        len(classes),
+        cfg.n_permutations,
+        cfg.latent_against,
+        cfg.seed,
+        cfg.memory_budget_mb,
+        progress=progress,
     )
     pixel_arrays = {
         "importance": pixel.importance,
@@ -90,8 +98,9 @@ def latent_table(importance: np.ndarray, std: np.ndarray, classes: list[str]) ->
         rank = np.empty_like(order)
         rank[order] = np.arange(1, len(order) + 1)
         for d in range(importance.shape[1]):
-            rows.append({"class": name, "dim": d + 1, "importance": importance[c, d], "std": std[c, d],
-                         "rank": int(rank[d])})
+            rows.append(
+                {"class": name, "dim": d + 1, "importance": importance[c, d], "std": std[c, d], "rank": int(rank[d])}
+            )
     return pd.DataFrame(rows)
 
 
@@ -99,15 +108,20 @@ def summary_markdown(experiment: str, table: pd.DataFrame, pixel: dict[str, np.n
     """Top dims per class, dims shared across classes, unused dims."""
     lines = [f"# {experiment}: permutation importance summary", ""]
     n_dims = int(table["dim"].max())
-    lines += [f"Latent dimensions are numbered 1-{n_dims}. Importance metric: {pixel['metric']}; "
-              f"direction rule: {pixel['direction_rule']}.", "", f"## Top {top} dimensions per class", "",
-              "| class | " + " | ".join(f"#{k}" for k in range(1, top + 1)) + " |",
-              "|---|" + "---|" * top]
+    lines += [
+        f"Latent dimensions are numbered 1-{n_dims}. Importance metric: {pixel['metric']}; "
+        f"direction rule: {pixel['direction_rule']}.",
+        "",
+        f"## Top {top} dimensions per class",
+        "",
+        "| class | " + " | ".join(f"#{k}" for k in range(1, top + 1)) + " |",
+        "|---|" + "---|" * top,
+    ]
     tops: dict[str, list[int]] = {}
     for name, group in table.groupby("class", sort=False):
         best = group.sort_values("rank").head(top)
         tops[str(name)] = best["dim"].tolist()
-        cells = [f"{d} ({v:.3g})" for d, v in zip(best["dim"], best["importance"])]
+        cells = [f"{d} ({v:.3g})" for d, v in zip(best["dim"], best["importance"], strict=True)]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     counts: dict[int, list[str]] = {}
     for name, dims in tops.items():
@@ -123,11 +137,16 @@ def summary_markdown(experiment: str, table: pd.DataFrame, pixel: dict[str, np.n
     lines += ["", "## Unused dimensions", ""]
     lines.append(
         f"- {', '.join(map(str, unused))}: constant over the test set or of zero importance for every class"
-        if unused else "- none: every dimension matters for some class"
+        if unused
+        else "- none: every dimension matters for some class"
     )
     pixel_total = pixel["importance"].sum(axis=1)
     never = int((pixel_total == 0).sum())
-    lines += ["", "## Input features", "",
-              f"- {never} of {len(pixel_total)} input features change no latent value when permuted "
-              "(constant over the test set, e.g. image borders)."]
+    lines += [
+        "",
+        "## Input features",
+        "",
+        f"- {never} of {len(pixel_total)} input features change no latent value when permuted "
+        "(constant over the test set, e.g. image borders).",
+    ]
     return "\n".join(lines) + "\n"

@@ -306,8 +306,16 @@ def pixel_latent_importance(
     z = batched(lambda xb: encoder(xb.view(len(xb), *shape)).reshape(len(xb), -1), x_flat, 8192)
     replacer = ColumnReplacer(encoder, x_flat, shape, fast=fast)
     sums = _permuted_error_sums(
-        replacer, x_flat, n_permutations, seed, PIXEL_STREAM, lambda out, rows: out.sub_(z.index_select(0, rows)).square_(),
-        z.shape[1], int(budget_mb * 2**20), progress, "pixel importance",
+        replacer,
+        x_flat,
+        n_permutations,
+        seed,
+        PIXEL_STREAM,
+        lambda out, rows: out.sub_(z.index_select(0, rows)).square_(),
+        z.shape[1],
+        int(budget_mb * 2**20),
+        progress,
+        "pixel importance",
     )
     mse = sums / len(x_flat)
     values = mse.sqrt() if metric == "rmse" else mse
@@ -361,7 +369,10 @@ def latent_importance_by_class(
         recon = batched(lambda zb: decoder(zb).reshape(len(zb), -1), z, 8192)
         target = x[members].reshape(len(members), -1) if against == "input" else None
 
-        def err(out: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        # Defaults bind this class's tensors (the function is used within this iteration only).
+        def err(
+            out: torch.Tensor, rows: torch.Tensor, recon: torch.Tensor = recon, target: torch.Tensor | None = target
+        ) -> torch.Tensor:
             base = recon[rows]
             if target is None:
                 return ((out - base) ** 2).mean(1, keepdim=True)
@@ -370,7 +381,15 @@ def latent_importance_by_class(
 
         replacer = ColumnReplacer(decoder, z, (latent,), fast=fast)
         sums = _permuted_error_sums(
-            replacer, z, n_permutations, seed, latent_stream(c), err, 1, int(budget_mb * 2**20), progress,
+            replacer,
+            z,
+            n_permutations,
+            seed,
+            latent_stream(c),
+            err,
+            1,
+            int(budget_mb * 2**20),
+            progress,
             f"latent importance, class {c}",
         )
         per[:, c, :] = (sums[..., 0] / len(members)).cpu()

@@ -118,7 +118,9 @@ def autograd_jacobian(encoder: nn.Module, x: np.ndarray | torch.Tensor, images_p
         return enc64(image.reshape(1, *shape)).reshape(-1)
 
     jac = vmap(jacrev(f))
-    parts = [jac(x[i : i + images_per_pass].reshape(-1, int(np.prod(shape)))) for i in range(0, len(x), images_per_pass)]
+    parts = [
+        jac(x[i : i + images_per_pass].reshape(-1, int(np.prod(shape)))) for i in range(0, len(x), images_per_pass)
+    ]
     return torch.cat(parts).detach()
 
 

@@ -31,7 +31,9 @@ def build_model(spec: dict[str, Any], input_shape: Sequence[int], n_classes: int
         if family == "dense_ae":
             widths = list(spec.get("encoder", []))
             if not widths:
-                raise ModelConfigError(f"{key}.encoder: empty layer list; give the hidden widths, the last = latent size")
+                raise ModelConfigError(
+                    f"{key}.encoder: empty layer list; give the hidden widths, the last = latent size"
+                )
             if any(w < 1 for w in widths) or any(w < 1 for w in spec.get("decoder") or []):
                 raise ModelConfigError(f"{key}: layer widths must be positive, got {widths}")
             if widths[-1] > n_in:
@@ -105,13 +107,20 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str], key: str = "wei
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    wrong = [f"{k} {tuple(state[k].shape)} (model: {tuple(own[k].shape)})"
-             for k in sorted(set(own) & set(state)) if state[k].shape != own[k].shape]
+    wrong = [
+        f"{k} {tuple(state[k].shape)} (model: {tuple(own[k].shape)})"
+        for k in sorted(set(own) & set(state))
+        if state[k].shape != own[k].shape
+    ]
     if missing or unexpected or wrong:
-        parts = [f"missing {missing}" if missing else "", f"unexpected {unexpected}" if unexpected else "",
-                 f"shape differs: {', '.join(wrong)}" if wrong else ""]
+        parts = [
+            f"missing {missing}" if missing else "",
+            f"unexpected {unexpected}" if unexpected else "",
+            f"shape differs: {', '.join(wrong)}" if wrong else "",
+        ]
         raise ModelConfigError(
-            f"{key}: {path} does not fit the experiment's model block: " + "; ".join(p for p in parts if p)
+            f"{key}: {path} does not fit the experiment's model block: "
+            + "; ".join(p for p in parts if p)
             + f". The model's parameters: {', '.join(f'{k} {tuple(v.shape)}' for k, v in own.items())}"
         )
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})

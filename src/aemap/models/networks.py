@@ -55,14 +55,14 @@ class DenseAutoencoder(nn.Module):
         n_in = math.prod(self.input_shape)
         widths = [n_in, *encoder_widths]
         layers: list[nn.Module] = [nn.Flatten()]
-        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
             last = i == len(widths) - 2
             layers += [nn.Linear(a, b), activation(latent_activation if last else activation_name)]
         self.encoder = nn.Sequential(*layers)
         hidden = list(decoder_widths) if decoder_widths is not None else list(encoder_widths[-2::-1])
         widths = [encoder_widths[-1], *hidden, n_in]
         layers = []
-        for a, b in zip(widths[:-2], widths[1:-1]):
+        for a, b in zip(widths[:-2], widths[1:-1], strict=True):
             layers += [nn.Linear(a, b), activation(activation_name)]
         layers += [nn.Linear(widths[-2], widths[-1])]
         self.decoder = nn.Sequential(
@@ -127,7 +127,7 @@ class ConvClassifier(nn.Module):
         self.flat_features = flat
         widths = [flat, *hidden]
         dense: list[nn.Module] = [nn.Flatten()]
-        for a, b in zip(widths[:-1], widths[1:]):
+        for a, b in zip(widths[:-1], widths[1:], strict=True):
             dense += [nn.Linear(a, b), activation(activation_name)]
         dense.append(nn.Linear(widths[-1], n_classes))
         self.classifier = nn.Sequential(*dense)

@@ -63,9 +63,7 @@ class TrainConfig:
         return cls(**values)
 
 
-def corrupt(
-    x: torch.Tensor, kappa: float, generator: torch.Generator, out: torch.Tensor | None = None
-) -> torch.Tensor:
+def corrupt(x: torch.Tensor, kappa: float, generator: torch.Generator, out: torch.Tensor | None = None) -> torch.Tensor:
     """Arumugam & Kiran Eq. 9: clip(x + kappa * N(0, 1), 0, 1); ``x`` itself when kappa = 0.
 
     Works in place on the noise (into ``out`` if given): an expression with
@@ -154,8 +152,13 @@ def _fit(
         row["seconds"] = time.perf_counter() - t0
         history.append(row)
         bar.set_postfix({k: f"{v:.4f}" for k, v in row.items() if k not in ("epoch", "seconds")})
-        log.info("epoch %d/%d %s (%.1f s)", epoch + 1, cfg.epochs,
-                 " ".join(f"{k} {v:.5f}" for k, v in row.items() if k not in ("epoch", "seconds")), row["seconds"])
+        log.info(
+            "epoch %d/%d %s (%.1f s)",
+            epoch + 1,
+            cfg.epochs,
+            " ".join(f"{k} {v:.5f}" for k, v in row.items() if k not in ("epoch", "seconds")),
+            row["seconds"],
+        )
     return history, time.perf_counter() - start_all
 
 
@@ -186,8 +189,16 @@ def fit_autoencoder(
             torch.index_select(x_tr, 0, torch.randperm(n, generator=shuffle_gen).to(device), out=targets)
         return corrupt(targets, cfg.noise, noise_gen, out=noisy), targets
 
-    history, wall = _fit(model, n, cfg, epoch_batches, loss_fn,
-                         lambda: {"test_loss": evaluate_reconstruction(model, test_inputs, x_te, cfg)}, name, progress)
+    history, wall = _fit(
+        model,
+        n,
+        cfg,
+        epoch_batches,
+        loss_fn,
+        lambda: {"test_loss": evaluate_reconstruction(model, test_inputs, x_te, cfg)},
+        name,
+        progress,
+    )
     # Final losses by a full pass in eval mode (the running train loss mixes weights of a whole epoch).
     train_inputs = corrupt(x_tr, cfg.noise, _generator(cfg.seed + _TEST_NOISE, device))
     metrics = {
@@ -243,8 +254,9 @@ def fit_classifier(
         test_loss, test_acc = evaluate_classifier(model, x_te, y_te, cfg.eval_batch_size)
         return {"test_loss": test_loss, "test_accuracy": test_acc}
 
-    history, wall = _fit(model, n, cfg, epoch_batches, lambda xb, yb: F.cross_entropy(model(xb), yb), evaluate,
-                         name, progress)
+    history, wall = _fit(
+        model, n, cfg, epoch_batches, lambda xb, yb: F.cross_entropy(model(xb), yb), evaluate, name, progress
+    )
     train_loss, train_acc = evaluate_classifier(model, x_tr, y_tr, cfg.eval_batch_size)
     test_loss, test_acc = evaluate_classifier(model, x_te, y_te, cfg.eval_batch_size)
     metrics = {
@@ -268,13 +280,21 @@ def evaluate_experiment(
     x_tr, x_te = torch.as_tensor(arrays["x_train"], device=device), torch.as_tensor(arrays["x_test"], device=device)
     if isinstance(model, DenseAutoencoder):
         cfg = TrainConfig(epochs=1, batch_size=batch, loss=loss, eval_batch_size=batch)
-        return {"train_loss": evaluate_reconstruction(model, x_tr, x_tr, cfg),
-                "test_loss": evaluate_reconstruction(model, x_te, x_te, cfg), "loss": loss}
+        return {
+            "train_loss": evaluate_reconstruction(model, x_tr, x_tr, cfg),
+            "test_loss": evaluate_reconstruction(model, x_te, x_te, cfg),
+            "loss": loss,
+        }
     y_tr, y_te = torch.as_tensor(arrays["y_train"], device=device), torch.as_tensor(arrays["y_test"], device=device)
     train_loss, train_acc = evaluate_classifier(model, x_tr, y_tr, batch)
     test_loss, test_acc = evaluate_classifier(model, x_te, y_te, batch)
-    return {"train_loss": train_loss, "test_loss": test_loss, "train_accuracy": train_acc,
-            "test_accuracy": test_acc, "loss": "cross_entropy"}
+    return {
+        "train_loss": train_loss,
+        "test_loss": test_loss,
+        "train_accuracy": train_acc,
+        "test_accuracy": test_acc,
+        "loss": "cross_entropy",
+    }
 
 
 def train_experiment(
@@ -295,8 +315,9 @@ def train_experiment(
     input_shape = tuple(arrays["x_train"].shape[1:])
     model = build_model(spec, input_shape, len(arrays["classes"]), key=f"{key}.model")
     if spec["family"] == "cnn":
-        result = fit_classifier(model, arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
-                                cfg, device, name, progress)
+        result = fit_classifier(
+            model, arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], cfg, device, name, progress
+        )
     else:
         result = fit_autoencoder(model, arrays["x_train"], arrays["x_test"], cfg, device, name, progress)
     result.metrics.update(
@@ -322,6 +343,10 @@ def import_experiment(
     # An autoencoder is scored with the loss its output suits: BCE for a sigmoid output, else MSE.
     loss = "bce" if spec["family"] == "dense_ae" and spec.get("output_activation", "sigmoid") == "sigmoid" else "mse"
     metrics = evaluate_experiment(model, arrays, loss, device)
-    metrics.update(weights=str(experiment["weights"]), n_parameters=n_parameters(model),
-                   n_train=int(len(arrays["x_train"])), n_test=int(len(arrays["x_test"])))
+    metrics.update(
+        weights=str(experiment["weights"]),
+        n_parameters=n_parameters(model),
+        n_train=int(len(arrays["x_train"])),
+        n_test=int(len(arrays["x_test"])),
+    )
     return model.cpu(), metrics

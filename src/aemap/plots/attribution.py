@@ -32,8 +32,15 @@ def _heat(ax, heat, title=None):
     _image(ax, heat, cmap=HEAT_CMAP, vmin=0.0, vmax=top, title=title)
 
 
-def _grid(n_rows: int, n_cols: int, width: float, height: float, images: np.ndarray, row_labels: Sequence[str],
-          first_title: str = "input"):
+def _grid(
+    n_rows: int,
+    n_cols: int,
+    width: float,
+    height: float,
+    images: np.ndarray,
+    row_labels: Sequence[str],
+    first_title: str = "input",
+):
     """A figure of n_rows x n_cols panels whose first column shows ``images``
     with the row labels; returns (figure, axes)."""
     fig = new_figure(width * n_cols + 0.4, height * n_rows + 0.5)
@@ -76,8 +83,9 @@ def plot_perturbation_grid(
     _finish(fig, path, title, dpi)
 
 
-def plot_ablation(ablation: pd.DataFrame, top_k: int, path: str | os.PathLike[str],
-                  title: str = "", dpi: int = 150) -> None:
+def plot_ablation(
+    ablation: pd.DataFrame, top_k: int, path: str | os.PathLike[str], title: str = "", dpi: int = 150
+) -> None:
     """Three panels, perturbations grouped by layer: visualisation correlation
     (mean, and sd over images x initialisations), top-1 and top-k consistency."""
     layers = list(dict.fromkeys(ablation["layer"]))
@@ -85,7 +93,12 @@ def plot_ablation(ablation: pd.DataFrame, top_k: int, path: str | os.PathLike[st
     fig = new_figure(3.0 * 3 + 0.5, 3.0)
     axes = fig.subplots(1, 3)
     width = 0.8 / max(1, len(perts))
-    colours = {p: c for p, c in zip(perts, ["#999999", "#8c564b", "#bcbd22", "#1f77b4", "#ff7f0e", "#d62728"][-len(perts):])}
+    colours = {
+        p: c
+        for p, c in zip(
+            perts, ["#999999", "#8c564b", "#bcbd22", "#1f77b4", "#ff7f0e", "#d62728"][-len(perts) :], strict=True
+        )
+    }
     rows = ablation.set_index(["layer", "perturbation"])
     for j, pert in enumerate(perts):
         xs = np.arange(len(layers)) + (j - (len(perts) - 1) / 2) * width
@@ -96,7 +109,9 @@ def plot_ablation(ablation: pd.DataFrame, top_k: int, path: str | os.PathLike[st
             vals = [rows.loc[(la, pert), key] if (la, pert) in rows.index else np.nan for la in layers]
             ax.bar(xs, vals, width, color=colours[pert])
     n = int(ablation["n"].median()) if len(ablation) else 0
-    for ax, name in zip(axes, ["visualisation correlation (Pearson r)", "consistency, top-1", f"consistency, top-{top_k}"]):
+    for ax, name in zip(
+        axes, ["visualisation correlation (Pearson r)", "consistency, top-1", f"consistency, top-{top_k}"], strict=True
+    ):
         ax.set_xticks(np.arange(len(layers)), layers)
         ax.set_title(name)
         ax.grid(axis="y", lw=0.3)

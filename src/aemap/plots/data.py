@@ -68,9 +68,7 @@ def plot_spectrogram_examples(
             ax.axis("off")
             continue
         i = members[0]
-        image = ax.imshow(
-            x[i], origin="lower", aspect="auto", extent=extent, cmap=SPECTROGRAM_CMAP, vmin=0, vmax=1
-        )
+        image = ax.imshow(x[i], origin="lower", aspect="auto", extent=extent, cmap=SPECTROGRAM_CMAP, vmin=0, vmax=1)
         ax.set_title(f"{name}  ({os.path.basename(files[i])})")
     for ax in axes.flat[len(classes) :]:
         ax.axis("off")

@@ -42,12 +42,12 @@ def plot_saliency_contours(
 ) -> None:
     """One filled-contour saliency map per example (input image inset at the
     top-left corner), and the mean map over all images last."""
-    panels = [(f"{lab}", m, img) for lab, m, img in zip(labels, maps, images)] + [("mean", mean_map, None)]
+    panels = [(f"{lab}", m, img) for lab, m, img in zip(labels, maps, images, strict=True)] + [("mean", mean_map, None)]
     n_cols = min(6, len(panels))
     n_rows = int(np.ceil(len(panels) / n_cols))
     fig = new_figure(2.0 * n_cols, 2.05 * n_rows + 0.4)
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
-    for ax, (name, saliency, image) in zip(axes.flat, panels):
+    for ax, (name, saliency, image) in zip(axes.flat, panels, strict=False):
         draw_contours(ax, saliency, levels, inset=image)
         ax.set_title(name if image is None else f"digit {name}")
     for ax in axes.flat[len(panels) :]:

@@ -36,7 +36,7 @@ def plot_single_class_grid(
     n_rows = int(np.ceil(len(mean_maps) / n_cols))
     fig = new_figure(2.0 * n_cols, 2.1 * n_rows + 0.4)
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
-    for ax, saliency, name, r in zip(axes.flat, mean_maps, class_names, own_r):
+    for ax, saliency, name, r in zip(axes.flat, mean_maps, class_names, own_r, strict=False):
         draw_contours(ax, saliency)
         ax.set_title(f"trained on {name}  (r = {r:.2f})")
     for ax in axes.flat[len(mean_maps) :]:
@@ -120,7 +120,7 @@ def plot_corruption_curves(
     fig = new_figure(6.4, 4.0)
     ax = fig.subplots()
     for source in dict.fromkeys(table["source"]):
-        colour = SOURCE_COLOURS.get(source, None)
+        colour = SOURCE_COLOURS.get(source)
         for which, style in (("most", "-"), ("least", "--")):
             part = table[(table["source"] == source) & (table["which"] == which)].sort_values("fraction")
             pct, acc = 100 * part["fraction"].to_numpy(), 100 * part["accuracy"].to_numpy()
@@ -130,8 +130,13 @@ def plot_corruption_curves(
                 ax.fill_between(pct, acc - sd, acc + sd, color=colour, alpha=0.2, linewidth=0)
     for which, points in (reported or {}).items():
         pts = np.asarray(points, dtype=float)
-        ax.plot(100 * pts[:, 0], 100 * pts[:, 1], "k*" if which == "most" else "kP", markersize=9,
-                label=f"paper (text), {which}")
+        ax.plot(
+            100 * pts[:, 0],
+            100 * pts[:, 1],
+            "k*" if which == "most" else "kP",
+            markersize=9,
+            label=f"paper (text), {which}",
+        )
     ax.set_xlabel("pixels corrupted (%)")
     ax.set_ylabel("classifier accuracy (%)")
     ax.set_ylim(0, 102)

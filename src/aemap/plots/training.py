@@ -54,8 +54,9 @@ def plot_training_curves(
         ax = axes[1]
         ax.plot(history["epoch"], 100 * history["test_accuracy"], color="C2", label="test")
         acc = reported.get("test_accuracy")
-        _reported_band(ax, [100 * a for a in acc] if isinstance(acc, list) else (100 * acc if acc else None),
-                       "test", "C2")
+        _reported_band(
+            ax, [100 * a for a in acc] if isinstance(acc, list) else (100 * acc if acc else None), "test", "C2"
+        )
         ax.set_xlabel("epoch")
         ax.set_ylabel("accuracy (%)")
         ax.grid(alpha=0.3)
