@@ -1,0 +1,103 @@
+"""What the figures draw, not only that a PNG exists: the image origin of
+spectrograms, colour scales symmetric about 0 for signed maps, one panel per
+shown item, and the drawn values themselves."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import aemap.plots.data as plots_data
+import aemap.plots.importance as plots_importance
+import aemap.plots.training as plots_training
+from aemap.plots import plot_class_importance, plot_dataset_samples, plot_reconstructions
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures the plot functions save, kept open for inspection (still written)."""
+    figures = []
+    for module in (plots_data, plots_importance, plots_training):
+        original = module.save_figure
+
+        def keep(fig, path, dpi=150, original=original):
+            figures.append(fig)  # closed by save_figure; its artists stay readable
+            original(fig, path, dpi)
+
+        monkeypatch.setattr(module, "save_figure", keep)
+    return figures
+
+
+def _images(fig):
+    return [im for ax in fig.axes for im in ax.images]
+
+
+def _pixel_importance(origin):
+    rng = np.random.default_rng(0)
+    signed = rng.normal(size=(6, 4))  # 2x3 pixels x 4 latent dims
+    signed[:, 3] = 0.0  # dim 4 is unused
+    signed[0, 1] = -9.0  # the largest magnitude is negative
+    pixel = {"signed": signed, "image_shape": np.array([2, 3]), "image_origin": np.array(origin)}
+    table = pd.DataFrame(
+        {
+            "class": ["a"] * 4,
+            "dim": [1, 2, 3, 4],
+            "importance": [0.3, 0.5, 0.1, 0.0],
+            "std": [0.01] * 4,
+            "rank": [2, 1, 3, 4],
+        }
+    )
+    return pixel, table
+
+
+@pytest.mark.parametrize("origin", ["upper", "lower"])
+def test_importance_heatmaps_are_signed_on_a_symmetric_scale(tmp_path, drawn, origin):
+    pixel, table = _pixel_importance(origin)
+    plot_class_importance(pixel, table, "a", tmp_path / "a.png", top_k=10, filter_unused=True)
+    images = _images(drawn[-1])
+    assert len(images) == 3  # the unused dim 4 is filtered out
+    for image in images:
+        assert image.norm.vmin == -image.norm.vmax == -9.0  # symmetric about 0, set by the largest |value|
+        assert image.origin == origin
+    # In rank order: dim 2 first, drawn as its pixels in image shape.
+    np.testing.assert_array_equal(images[0].get_array(), pixel["signed"][:, 1].reshape(2, 3))
+    assert [ax.get_title() for ax in drawn[-1].axes if ax.images] == ["dim 2", "dim 1", "dim 3"]
+    plot_class_importance(pixel, table, "a", tmp_path / "b.png", top_k=2, filter_unused=False)
+    assert len(_images(drawn[-1])) == 2  # top_k heatmaps
+
+
+def test_spectrograms_are_drawn_with_low_frequencies_at_the_bottom(tmp_path, drawn):
+    rng = np.random.default_rng(1)
+    arrays = {
+        "x_train": rng.uniform(size=(6, 4, 5)).astype(np.float32),
+        "y_train": np.array([0, 0, 0, 1, 1, 1]),
+        "y_test": np.array([0, 1]),
+        "classes": np.array(["zero", "one"]),
+        "image_origin": np.array("lower"),
+    }
+    plot_dataset_samples(arrays, tmp_path / "s.png", per_class=3)
+    images = _images(drawn[-1])
+    assert len(images) == 6 and all(im.origin == "lower" for im in images)
+    assert all(im.norm.vmin == 0 and im.norm.vmax == 1 for im in images)  # one fixed scale, not per image
+    shown = {im.get_array().tobytes() for im in images}
+    assert shown == {x.tobytes() for x in arrays["x_train"]}  # every image drawn once, unaltered
+
+
+def test_reconstructions_put_each_original_above_its_reconstruction(tmp_path, drawn):
+    rng = np.random.default_rng(2)
+    clean = rng.uniform(size=(3, 4, 4)).astype(np.float32)
+    examples = {
+        "clean": clean,
+        "reconstruction": 1 - clean,
+        "y": np.array([0, 1, 2]),
+        "classes": np.array(["a", "b", "c"]),
+        "image_origin": np.array("upper"),
+        "noise": np.float64(0.0),
+    }
+    plot_reconstructions(examples, tmp_path / "r.png")
+    axes = [ax for ax in drawn[-1].axes if ax.images]  # created row by row
+    originals, reconstructions = axes[:3], axes[3:]
+    assert originals[0].get_ylabel() == "original" and len(reconstructions) == 3
+    for k in range(3):
+        assert originals[k].get_title() == "abc"[k]
+        np.testing.assert_array_equal(originals[k].images[0].get_array(), clean[k])
+        np.testing.assert_array_equal(reconstructions[k].images[0].get_array(), 1 - clean[k])
