@@ -17,7 +17,7 @@ device = resolve_device(sm.params.device)
 model, _ = load_checkpoint(sm.input.model, device)
 model.eval()
 data = load_npz(sm.input.data)
-importance = load_npz(sm.input.importance) if "importance" in sm.input else None
+importance = load_npz(sm.input.importance) if "importance" in sm.input.keys() else None
 items = choose_items(model, data, sm.params.attribution, device, importance)
 rows = items["rows"]
 result = attribute(

@@ -9,8 +9,8 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 log = setup_logging(sm.log[0])
 registry = load_registry(**sm.params.registry)
 name = sm.wildcards.name
-spectrograms = load_npz(sm.input.spectrograms) if "spectrograms" in sm.input else None
-root = sm.input.raw if "raw" in sm.input else None
+spectrograms = load_npz(sm.input.spectrograms) if "spectrograms" in sm.input.keys() else None
+root = sm.input.raw if "raw" in sm.input.keys() else None
 arrays = prepare_dataset(registry, name, sm.params.view, root=root, spectrograms=spectrograms)
 save_npz(sm.output.npz, **arrays)
 counts = {part: int(len(arrays[f"y_{part}"])) for part in ("train", "test")}
