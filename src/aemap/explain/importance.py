@@ -17,7 +17,7 @@ import torch
 
 from aemap.compute import batched
 from aemap.explain.direction import regression_direction
-from aemap.explain.permutation import latent_importance_by_class, pixel_latent_importance
+from aemap.explain.permutation import DEFAULT_BUDGET_MB, latent_importance_by_class, pixel_latent_importance
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class ImportanceConfig:
     alpha: float = 0.05
     min_abs_r: float = 0.1
     seed: int = 0
-    memory_budget_mb: float = 512.0
+    memory_budget_mb: float = DEFAULT_BUDGET_MB
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> ImportanceConfig:

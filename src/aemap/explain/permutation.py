@@ -39,6 +39,9 @@ from tqdm.auto import tqdm
 
 from aemap.compute import batched
 
+# Memory per block of rows (config importance.memory_budget_mb; the schema holds the same default).
+DEFAULT_BUDGET_MB = 512.0
+
 # Independent random streams: pixels, and latent dimensions within class c (13, c).
 PIXEL_STREAM: tuple[int, ...] = (11,)
 
@@ -285,7 +288,7 @@ def pixel_latent_importance(
     n_permutations: int = 4,
     metric: str = "mse",
     seed: int = 0,
-    budget_mb: float = 512,
+    budget_mb: float = DEFAULT_BUDGET_MB,
     fast: bool = True,
     progress: bool = True,
 ) -> PixelLatentImportance:
@@ -343,7 +346,7 @@ def latent_importance_by_class(
     n_permutations: int = 4,
     against: str = "reconstruction",
     seed: int = 0,
-    budget_mb: float = 512,
+    budget_mb: float = DEFAULT_BUDGET_MB,
     fast: bool = True,
     progress: bool = True,
 ) -> LatentImportance:
