@@ -2,13 +2,18 @@
 # Run `make reproduce` (all experiments of config.yaml) or see README.md.
 import os
 
-from snakemake.utils import min_version
+from snakemake.utils import min_version, update_config
+
+from aemap.schema import load_config_file
 
 min_version("9.19")
 
-
-# The full reproduction; --configfile FILE merges FILE over it (tests/smoke.yaml does).
-configfile: os.path.join(workflow.basedir, "config.yaml")
+# The full reproduction, read by aemap so that a YAML error names the file and line;
+# --configfile FILE and --config merge over it (tests/smoke.yaml does).
+_configured = load_config_file(os.path.join(workflow.basedir, "config.yaml"))
+update_config(_configured, config)
+config.clear()
+config.update(_configured)
 
 
 report: "workflow/report/workflow.rst"

@@ -64,7 +64,7 @@ def aemap_trainer(x: torch.Tensor, steps: int) -> float:
     result = fit_autoencoder(
         model, x[: steps * BATCH].numpy(), x[:1000].numpy(), cfg, torch.device("cpu"), progress=False
     )
-    return result.history[0]["seconds"] / steps * STEPS_PER_EPOCH
+    return result.timing["epoch_seconds"][0] / steps * STEPS_PER_EPOCH
 
 
 def step_breakdown(x: torch.Tensor, steps: int) -> dict[str, float]:

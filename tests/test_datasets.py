@@ -1,11 +1,16 @@
 """Generic dataset kinds, EMNIST orientation, the registry, and the prepared contract."""
 
+import json
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from aemap.data.download import ChecksumError
 from aemap.data.prepare import PrepareError, PrepareSpec, SplitSpec, check_prepared, prepare, split_rows
 from aemap.data.readers import DatasetReadError, LabelledArrays, list_wav_folder, read_images
 from aemap.data.registry import RegistryError, load_registry, missing_local_files
@@ -228,15 +233,46 @@ def test_check_prepared_rejects_broken_arrays():
         check_prepared(leaky)
 
 
-def test_real_mnist01_split(shared_data):
+def _linked_copy(source: Path, dest: Path) -> Path:
+    """A folder of symlinks to ``source``'s files: a 'download' whose checks may write beside it."""
+    dest.mkdir()
+    for f in source.iterdir():
+        (dest / f.name).symlink_to(f)
+    return dest
+
+
+def test_real_mnist01_split(shared_data, tmp_path):
     reg = load_registry(REGISTRY_FILE)
     cfg = {
         "dataset": "mnist",
         "classes": ["0", "1"],
         "split": {"kind": "stratified", "test_fraction": 0.15, "seed": 101},
     }
-    out = prepare_dataset(reg, "mnist01", cfg, root=shared_data / "mnist")
+    root = _linked_copy(shared_data / "mnist", tmp_path / "mnist")
+    out = prepare_dataset(reg, "mnist01", cfg, root=root)
     # 0/1 pooled over train and test: 6,903 zeros and 7,877 ones (shared/data README).
     assert len(out["y_train"]) + len(out["y_test"]) == 6903 + 7877
     assert np.bincount(out["y_test"]).tolist() == [round(0.15 * 6903), round(0.15 * 7877)]
     assert out["x_train"].shape[1:] == (28, 28) and str(out["image_origin"]) == "upper"
+
+
+def test_a_downloaded_file_changed_afterwards_is_refused(shared_data, tmp_path):
+    reg = load_registry(REGISTRY_FILE)
+    root = tmp_path / "mnist"
+    shutil.copytree(shared_data / "mnist", root)
+    cfg = {"dataset": "mnist", "classes": ["7"], "split": {"kind": "upstream"}, "max_train_per_class": 5}
+    prepare_dataset(reg, "m", cfg, root=root)
+    cache = json.loads((tmp_path / "mnist.verified.json").read_text())
+    assert set(cache) == {f.name for f in reg.source("mnist").files}  # digested once, then only stat'ed
+    # Same size, other bytes: the digest, computed again because the mtime moved, no longer matches.
+    labels = root / "t10k-labels-idx1-ubyte.gz"
+    data = bytearray(labels.read_bytes())
+    data[-1] ^= 0xFF
+    labels.write_bytes(bytes(data))
+    with pytest.raises(
+        ChecksumError, match=r"t10k-labels-idx1-ubyte\.gz: sha256 mismatch .*changed after it was downloaded"
+    ):
+        prepare_dataset(reg, "m", cfg, root=root)
+    labels.unlink()
+    with pytest.raises(ChecksumError, match=r"missing 1 file\(s\): t10k-labels-idx1-ubyte\.gz"):
+        prepare_dataset(reg, "m", cfg, root=root)

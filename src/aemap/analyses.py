@@ -41,6 +41,12 @@ def resolve_analyses(config: dict[str, Any]) -> list[str]:
         key = f"experiments.{name}.analyses"
         if "train" not in exp and "weights" not in exp:
             errors.append(f"experiments.{name}: give `train` (how to train the model) or `weights` (your own model)")
+        loss = (exp.get("train") or {}).get("loss")
+        fitting = {"cnn": ("cross_entropy",), "dense_ae": ("bce", "mse")}.get(family, ())
+        if loss is not None and loss not in fitting:
+            errors.append(
+                f"experiments.{name}.train.loss: a {family} model trains with {' or '.join(fitting)}, not {loss!r}"
+            )
         if "train" in exp and "weights" in exp:
             errors.append(f"experiments.{name}: give `train` or `weights`, not both (weights are used as they are)")
         if exp.get("analyses") is not None:

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from aemap.data.download import DownloadError, FetchSettings, write_manifest
 from aemap.data.registry import load_registry
 from aemap.data.stages import fetch, resolve_mirror
+
+# The registry of the checkout this package was installed from (editable install), found
+# from the package's own location, not from the current directory.
+DEFAULT_REGISTRY = Path(__file__).resolve().parents[2] / "workflow" / "resources" / "datasets.yaml"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,20 +28,21 @@ def main(argv: list[str] | None = None) -> int:
     f = sub.add_parser("fetch", help="download and verify one source of the registry")
     f.add_argument("source")
     f.add_argument("dest")
-    f.add_argument("--registry", default="workflow/resources/datasets.yaml")
+    f.add_argument("--registry", default=None, help=f"dataset registry (default: {DEFAULT_REGISTRY})")
     f.add_argument("--mirror", default=None, help="folder or base URL; default $AEMAP_DATA_MIRROR")
 
     args = parser.parse_args(argv)
-    if args.command == "manifest":
-        n = write_manifest(args.folder, args.output, args.pattern)
-        print(f"{args.output}: {n} files")
-        return 0
     try:
-        where = fetch(
-            load_registry(args.registry), args.source, args.dest, resolve_mirror(args.mirror), FetchSettings()
-        )
-    except DownloadError as err:
-        print(f"aemap fetch: {err}", file=sys.stderr)
+        if args.command == "manifest":
+            n = write_manifest(args.folder, args.output, args.pattern)
+            print(f"{args.output}: {n} files")
+            return 0
+        registry = Path(args.registry) if args.registry else DEFAULT_REGISTRY
+        if not registry.is_file():
+            raise FileNotFoundError(f"dataset registry not found: {registry} (give --registry)")
+        where = fetch(load_registry(registry), args.source, args.dest, resolve_mirror(args.mirror), FetchSettings())
+    except (OSError, ValueError, DownloadError) as err:  # aemap's errors name the file or key
+        print(f"aemap {args.command}: {err}", file=sys.stderr)
         return 1
     print(f"{args.source}: fetched from {where} into {args.dest}")
     return 0

@@ -21,6 +21,19 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
+def cuda_config_error(name: str) -> str | None:
+    """The error of config ``compute.device`` on this machine, or None: checked when
+    the config is read (where jobs run locally), not when the first job starts."""
+    if name == "auto" or not name.startswith("cuda"):
+        return None
+    if not torch.cuda.is_available():
+        return f"compute.device: {name!r} but this machine has no CUDA device (use 'auto' or 'cpu')"
+    index = torch.device(name).index
+    if index is not None and index >= torch.cuda.device_count():
+        return f"compute.device: {name!r} but this machine has {torch.cuda.device_count()} CUDA device(s)"
+    return None
+
+
 @torch.no_grad()
 def batched(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch: int) -> torch.Tensor:
     """``fn`` over ``x`` in slices of ``batch`` rows, concatenated (no autograd)."""

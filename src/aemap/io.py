@@ -25,6 +25,15 @@ import numpy as np
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
+def fsync_file(path: str | os.PathLike[str]) -> None:
+    """Flush ``path``'s data to disk (before it is renamed into place)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place on success.
@@ -44,6 +53,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
+        fsync_file(tmp)  # the data reach the disk before the name does: no empty file after a power cut
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

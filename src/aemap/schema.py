@@ -15,6 +15,26 @@ class ConfigError(ValueError):
     """A configuration document does not match its schema."""
 
 
+def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A YAML config file as a dict; a syntax error names the file, line and column."""
+    try:
+        text = Path(path).read_text()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the config file: {err}") from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(f"{where}: YAML syntax error: {problem}") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: a config file holds a mapping of keys, not {type(doc).__name__}")
+    return doc
+
+
 def load_schema(path: str | os.PathLike[str]) -> dict[str, Any]:
     return yaml.safe_load(Path(path).read_text())
 

@@ -15,6 +15,8 @@ from aemap.checks.derived import (
 from aemap.attribution.layers import default_layer_names_of_spec, layer_names_of_spec
 from aemap.attribution.perturb import PERTURBATIONS
 from aemap.data.registry import load_registry, missing_local_files
+from aemap.compute import cuda_config_error
+from aemap.data.audio import SpectrogramConfigError
 from aemap.data.stages import spectrogram_params
 from aemap.schema import check, load_schema
 
@@ -78,6 +80,29 @@ def _check_config_references():
     for name in config["spectrogram"]:
         if name != "default" and name not in REGISTRY.datasets:
             errors.append(f"spectrogram.{name}: not a dataset of the registry")
+    for name, view in config["prepared"].items():
+        ds = REGISTRY.datasets.get(view["dataset"])
+        if ds is None:
+            continue
+        if ds.classes is not None:
+            known = set(ds.classes)
+            wanted = list(view.get("classes") or []) + [
+                c for extra in (view.get("merge") or {}).values() for c in extra
+            ]
+            unknown = [c for c in wanted if str(c) not in known]
+            if unknown:
+                errors.append(
+                    f"prepared.{name}.classes: {unknown} not in dataset {ds.name!r} "
+                    f"(its classes: {', '.join(ds.classes)})"
+                )
+        if ds.kind == "wav_folder":
+            try:
+                spectrogram_params(config["spectrogram"], ds.name)
+            except SpectrogramConfigError as err:
+                errors.append(str(err))
+    device_error = cuda_config_error(config["compute"]["device"])
+    if device_error and workflow.local_exec and not workflow.remote_exec:
+        errors.append(device_error)
     for name, exp in config["experiments"].items():
         if "weights" in exp and not Path(exp["weights"]).is_file():
             errors.append(

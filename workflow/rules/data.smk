@@ -10,7 +10,6 @@ rule download_source:
         "logs/download_source/{source}.log",
     benchmark:
         "benchmarks/download_source/{source}.tsv"
-    retries: 1
     localrule: True
     conda:
         CONDA_ENV

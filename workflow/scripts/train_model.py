@@ -36,3 +36,5 @@ write_json(
     {**result.metrics, "experiment": name, "versions": versions(), "data": describe_input(sm.input.data)},
 )
 log.info("final metrics: %s", result.metrics)
+# Wall-clock times vary from run to run: they go to the log (and the rule's benchmark), not the results.
+log.info("timing: %.1f s in all, %.2f s per epoch", result.timing["wall_seconds"], result.timing["seconds_per_epoch"])

@@ -56,43 +56,50 @@ class SpectrogramParams:
     smooth_sigma_px: float = 1.0
 
     @classmethod
-    def from_config(cls, cfg: dict[str, Any]) -> SpectrogramParams:
+    def from_config(cls, cfg: dict[str, Any], keys: dict[str, str] | None = None) -> SpectrogramParams:
+        """From a merged ``spectrogram`` block; ``keys`` names where each value came
+        from (e.g. ``spectrogram.fsdd.fmax_hz``), for the error messages."""
         known = {f.name for f in fields(cls)}
         unknown = set(cfg) - known
         if unknown:
             raise SpectrogramConfigError(f"spectrogram: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()}
         params = cls(**values)
-        params.check()
+        params.check(keys=keys)
         return params
 
     def as_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
-    def check(self, sample_rate: int | None = None, origin: str = "") -> None:
-        """Raise :class:`SpectrogramConfigError` for settings that cannot work."""
+    def check(self, sample_rate: int | None = None, origin: str = "", keys: dict[str, str] | None = None) -> None:
+        """Raise :class:`SpectrogramConfigError` for settings that cannot work; the
+        message names each value by ``keys`` (default ``spectrogram.<field>``)."""
         where = f"{origin}: " if origin else ""
+
+        def key(field: str) -> str:
+            return (keys or {}).get(field, f"spectrogram.{field}")
+
         lo, hi = self.bandpass_hz
         if not 0 < lo < hi:
-            raise SpectrogramConfigError(f"{where}spectrogram.bandpass_hz must be 0 < low < high, got {lo}, {hi}")
+            raise SpectrogramConfigError(f"{where}{key('bandpass_hz')} must be 0 < low < high, got {lo}, {hi}")
         if not 0 <= self.fmin_hz < self.fmax_hz:
-            raise SpectrogramConfigError(f"{where}spectrogram.fmin_hz must be below fmax_hz")
+            raise SpectrogramConfigError(f"{where}{key('fmin_hz')} must be below {key('fmax_hz')}")
         if self.align not in ("start", "center"):
-            raise SpectrogramConfigError(f"{where}spectrogram.align must be 'start' or 'center', got {self.align!r}")
+            raise SpectrogramConfigError(f"{where}{key('align')} must be 'start' or 'center', got {self.align!r}")
         if self.db_range[0] >= self.db_range[1]:
-            raise SpectrogramConfigError(f"{where}spectrogram.db_range must be [low, high] with low < high")
+            raise SpectrogramConfigError(f"{where}{key('db_range')} must be [low, high] with low < high")
         if self.bandpass_taps % 2 == 0:
-            raise SpectrogramConfigError(f"{where}spectrogram.bandpass_taps must be odd (a type I band-pass filter)")
+            raise SpectrogramConfigError(f"{where}{key('bandpass_taps')} must be odd (a type I band-pass filter)")
         if sample_rate is not None:
             nyquist = sample_rate / 2
             if hi >= nyquist:
                 raise SpectrogramConfigError(
-                    f"{where}sample rate {sample_rate} Hz: spectrogram.bandpass_hz high edge {hi} Hz must be "
+                    f"{where}sample rate {sample_rate} Hz: {key('bandpass_hz')} high edge {hi} Hz must be "
                     f"below the Nyquist frequency {nyquist:g} Hz (set a per-dataset override in config)"
                 )
             if self.fmax_hz > nyquist:
                 raise SpectrogramConfigError(
-                    f"{where}sample rate {sample_rate} Hz: spectrogram.fmax_hz {self.fmax_hz} Hz is above the "
+                    f"{where}sample rate {sample_rate} Hz: {key('fmax_hz')} {self.fmax_hz} Hz is above the "
                     f"Nyquist frequency {nyquist:g} Hz (set a per-dataset override in config)"
                 )
 

@@ -14,6 +14,8 @@ HTTP transfers use pooch's downloader (requests, streaming, tqdm progress).
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
 import re
@@ -30,7 +32,7 @@ import pooch
 import requests
 from tqdm.auto import tqdm
 
-from aemap.io import file_digest
+from aemap.io import atomic_path, file_digest, fsync_file
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +138,22 @@ def join_location(base: str, *parts: str) -> str:
     return str(_local_path(base).joinpath(*parts))
 
 
+def safe_relative_name(name: str, key: str) -> str:
+    """``name`` if it is a plain relative path that stays inside its folder (no
+    ``..``, no absolute path, no backslash, no empty part); else an error naming ``key``."""
+    parts = name.split("/")
+    if (
+        not name
+        or name.startswith("/")
+        or "\\" in name
+        or any(part in ("", ".", "..") for part in parts)
+        or PurePosixPath(name).is_absolute()
+        or ":" in parts[0]
+    ):
+        raise DownloadError(f"{key}: {name!r} is not a plain relative path inside the source folder")
+    return name
+
+
 def check_file(path: Path, spec: FileSpec, origin: str) -> None:
     """Raise :class:`ChecksumError` unless ``path`` has the size and digest of ``spec``."""
     if spec.size is not None:
@@ -151,6 +169,15 @@ def check_file(path: Path, spec: FileSpec, origin: str) -> None:
             raise ChecksumError(
                 f"{spec.name}: {algorithm} mismatch for the copy from {origin}: expected {expected}, got {actual}"
             )
+
+
+def _is_name_resolution_failure(err: BaseException) -> bool:
+    """Whether a connection error comes from DNS (no network, unknown host): not transient."""
+    text = f"{err} {err.__context__} {err.__cause__}"
+    return any(
+        marker in text
+        for marker in ("NameResolutionError", "Failed to resolve", "Name or service not known", "nodename nor servname")
+    )
 
 
 def _transfer(location: str, tmp: Path, settings: FetchSettings, progress: bool) -> None:
@@ -173,7 +200,8 @@ def _transfer(location: str, tmp: Path, settings: FetchSettings, progress: bool)
                 raise DownloadError(f"HTTP {status} from {location}") from err
             reason = f"HTTP {status}"
         except (requests.ConnectionError, requests.Timeout) as err:
-            if attempt == settings.retries:
+            # A name that does not resolve will not resolve a second later (offline, or a typo).
+            if attempt == settings.retries or _is_name_resolution_failure(err):
                 raise DownloadError(f"cannot reach {location}: {err.__class__.__name__}: {err}") from err
             reason = err.__class__.__name__
         log.warning("%s: %s, retry %d of %d in %.1f s", location, reason, attempt + 1, settings.retries, delay)
@@ -210,6 +238,7 @@ def fetch_file(
         except (DownloadError, OSError) as err:
             failures.append(f"{location}: {err}")
         else:
+            fsync_file(tmp)
             os.replace(tmp, target)
             return location
         finally:
@@ -253,7 +282,12 @@ def extract_archive(archive: Path, spec: SourceSpec, dest: Path) -> list[str]:
             not spec.manifest_is_complete
             and (any(rel.startswith(inc) for inc in spec.archive.include) or (pattern and pattern.fullmatch(rel)))
         )
-        if not wanted or ".." in PurePosixPath(rel).parts:
+        if not wanted:
+            continue
+        try:
+            safe_relative_name(rel, f"{archive.name} member")
+        except DownloadError:
+            log.warning("%s: skipping member %r, which would land outside the source folder", archive, member)
             continue
         out = dest / rel
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -282,6 +316,45 @@ def _verify_tree(spec: SourceSpec, root: Path, origin: str) -> None:
                 f"source {spec.name!r} from {origin}: expected {spec.expect.count} files matching "
                 f"{spec.expect.pattern!r}, found {found}; the copy is incomplete"
             )
+
+
+def verify_copy(spec: SourceSpec, root: str | os.PathLike[str]) -> None:
+    """Check a downloaded copy before it is used: every listed file present, with
+    its size and digest, and the expected file count. A file's digest is computed
+    once per (size, modification time) and cached in ``<root>.verified.json``
+    beside the folder, so an unchanged copy costs a ``stat`` per file; a changed
+    file (edited, truncated, replaced) is digested again and must still match."""
+    root = Path(root)
+    cache_path = root.with_name(f"{root.name}.verified.json")
+    try:
+        cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    except (OSError, ValueError):
+        cache = {}
+    fresh: dict[str, list] = {}
+    missing = [f.name for f in spec.files if not (root / f.name).is_file()]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise ChecksumError(f"source {spec.name!r} in {root}: missing {len(missing)} file(s): {shown}; fetch it again")
+    for f in spec.files:
+        path = root / f.name
+        st = path.stat()
+        key = [st.st_size, st.st_mtime_ns, *(f.digest or ("", ""))]
+        if cache.get(f.name) != key:
+            try:
+                check_file(path, f, str(root))
+            except ChecksumError as err:
+                raise ChecksumError(
+                    f"{err}; the file changed after it was downloaded: fetch the source again"
+                ) from None
+        fresh[f.name] = key
+    if spec.expect is not None:
+        _verify_tree(dataclasses.replace(spec, files=()), root, str(root))
+    if fresh != cache:
+        try:
+            with atomic_path(cache_path) as tmp:
+                tmp.write_text(json.dumps(fresh, sort_keys=True))
+        except OSError as err:  # a read-only copy: checked every time instead
+            log.info("cannot cache the digests of %s (%s)", root, err)
 
 
 def _mirror_file_list(spec: SourceSpec, mirror_root: Path) -> list[FileSpec]:
@@ -340,7 +413,15 @@ def fetch_source(
     """
     settings = settings or FetchSettings()
     dest = Path(dest)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise DownloadError(
+            f"{dest} exists and is not an empty folder: refusing to replace it (fetch into a new or empty "
+            "folder; remove the old copy yourself if you mean to)"
+        )
+    if mirror and not is_url(mirror) and not _local_path(mirror).is_dir():
+        raise DownloadError(f"mirror {mirror}: no such folder (set by data.mirror or $AEMAP_DATA_MIRROR)")
     archive_dir = Path(archive_dir) if archive_dir else dest.parent / "_archives" / spec.name
+    archive_dir_existed = archive_dir.exists()
     partial = dest.with_name(f".{dest.name}.partial")
     errors: list[str] = []
     routes: list[tuple[str, Callable[[], None]]] = []
@@ -388,10 +469,14 @@ def fetch_source(
             shutil.rmtree(partial, ignore_errors=True)
             raise
         if dest.exists():
-            shutil.rmtree(dest)
+            dest.rmdir()  # empty (checked above): the rename needs it gone
         os.replace(partial, dest)
         return where
     shutil.rmtree(partial, ignore_errors=True)
+    if not archive_dir_existed and archive_dir.is_dir() and not any(archive_dir.iterdir()):
+        archive_dir.rmdir()  # leave nothing behind but what a retry can reuse
+        if archive_dir.parent.name == "_archives" and not any(archive_dir.parent.iterdir()):
+            archive_dir.parent.rmdir()
     if not routes:
         raise DownloadError(f"source {spec.name!r}: no mirror is set and it has no upstream location")
     error = ChecksumError if checksum_failed else DownloadError
@@ -408,7 +493,12 @@ def read_manifest(path: str | os.PathLike[str]) -> tuple[FileSpec, ...]:
         parts = line.split(maxsplit=1)
         if len(parts) != 2 or not re.fullmatch(r"[0-9a-fA-F]{64}", parts[0]):
             raise ValueError(f"{path}:{number}: expected '<sha256>  <path>', got {line!r}")
-        files.append(FileSpec(parts[1].lstrip("*"), sha256=parts[0]))
+        name = parts[1].lstrip("*")
+        try:
+            safe_relative_name(name, f"{path}:{number}")
+        except DownloadError as err:
+            raise ValueError(str(err)) from None
+        files.append(FileSpec(name, sha256=parts[0]))
     return tuple(files)
 
 

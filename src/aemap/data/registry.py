@@ -20,7 +20,15 @@ from typing import Any
 
 import yaml
 
-from aemap.data.download import ArchiveSpec, ExpectSpec, FileSpec, SourceSpec, read_manifest
+from aemap.data.download import (
+    ArchiveSpec,
+    DownloadError,
+    ExpectSpec,
+    FileSpec,
+    SourceSpec,
+    read_manifest,
+    safe_relative_name,
+)
 from aemap.schema import schema_errors
 
 
@@ -82,10 +90,19 @@ class Registry:
 
 
 def _source_spec(name: str, entry: dict[str, Any], base_dir: Path) -> SourceSpec:
-    files: list[FileSpec] = [
-        FileSpec(fname, sha256=d.get("sha256"), md5=d.get("md5"), size=d.get("size"))
-        for fname, d in (entry.get("files") or {}).items()
-    ]
+    try:
+        files: list[FileSpec] = [
+            FileSpec(
+                safe_relative_name(fname, f"sources.{name}.files"),
+                sha256=d.get("sha256"),
+                md5=d.get("md5"),
+                size=d.get("size"),
+            )
+            for fname, d in (entry.get("files") or {}).items()
+        ]
+        safe_relative_name(entry["mirror_dir"], f"sources.{name}.mirror_dir")
+    except DownloadError as err:
+        raise RegistryError(str(err)) from None
     if "manifest" in entry:
         manifest = base_dir / entry["manifest"]
         if not manifest.is_file():

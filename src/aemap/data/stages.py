@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from aemap.data.audio import IMAGE_ORIGIN, SpectrogramParams, spectrogram_images
-from aemap.data.download import FetchSettings, fetch_source
+from aemap.data.audio import IMAGE_ORIGIN, SpectrogramConfigError, SpectrogramParams, spectrogram_images
+from aemap.data.download import FetchSettings, fetch_source, verify_copy
 from aemap.data.prepare import PrepareSpec, prepare
 from aemap.data.readers import LabelledArrays, list_wav_folder, read_images
 from aemap.data.registry import Registry, RegistryError
@@ -43,22 +43,43 @@ def fetch(
 
 
 def spectrogram_params(config: dict[str, Any], dataset: str) -> SpectrogramParams:
-    """Config ``spectrogram.default`` updated by ``spectrogram.<dataset>`` if present."""
+    """Config ``spectrogram.default`` updated by ``spectrogram.<dataset>`` if present;
+    an impossible value is named by the block it came from."""
     merged = {**config.get("default", {}), **config.get(dataset, {})}
-    return SpectrogramParams.from_config(merged)
+    return SpectrogramParams.from_config(merged, spectrogram_keys(config, dataset))
+
+
+def spectrogram_keys(config: dict[str, Any], dataset: str) -> dict[str, str]:
+    """Setting -> the config key it comes from: ``spectrogram.<dataset>.x`` or ``spectrogram.default.x``."""
+    own = config.get(dataset, {})
+    return {k: f"spectrogram.{dataset if k in own else 'default'}.{k}" for k in {**config.get("default", {}), **own}}
 
 
 def make_spectrograms(
-    registry: Registry, dataset: str, root: str | os.PathLike[str], params: SpectrogramParams, threads: int = 1
+    registry: Registry,
+    dataset: str,
+    root: str | os.PathLike[str],
+    params: SpectrogramParams,
+    threads: int = 1,
+    keys: dict[str, str] | None = None,
 ) -> dict[str, np.ndarray]:
     """Spectrogram images of every file of a ``wav_folder`` dataset, with labels,
-    groups, the upstream test mask (if any) and the grid's edges."""
+    groups, the upstream test mask (if any) and the grid's edges. ``keys``
+    (from :func:`spectrogram_keys`) names the config key of each setting in errors."""
     spec = registry.dataset(dataset)
     if spec.kind != "wav_folder":
         raise RegistryError(f"datasets.{dataset}: spectrograms need kind 'wav_folder', not {spec.kind!r}")
+    _verify_downloaded(registry, dataset, root)
     listing = list_wav_folder(spec, Path(root))
+    try:
+        images = spectrogram_images(listing.paths, params, threads=threads)
+    except SpectrogramConfigError as err:  # a limit of these recordings: say which key to change
+        message = str(err).replace("set a per-dataset override in config", f"override it in spectrogram.{dataset}")
+        for field, key in (keys or {}).items():
+            message = message.replace(f"spectrogram.{field} ", f"{key} ")
+        raise SpectrogramConfigError(f"datasets.{dataset}: {message}") from None
     out = {
-        "x": spectrogram_images(listing.paths, params, threads=threads),
+        "x": images,
         "y": listing.y,
         "classes": np.array(listing.classes),
         "files": np.array([p.relative_to(root).as_posix() for p in listing.paths]),
@@ -104,5 +125,15 @@ def prepare_dataset(
             raise RegistryError(f"prepared.{name}: dataset {ds.name!r} is audio; pass its spectrograms")
         data = spectrograms_as_dataset(spectrograms)
     else:
-        data = read_images(ds, root if root is not None else registry.dataset_root(ds.name))
+        root = root if root is not None else registry.dataset_root(ds.name)
+        _verify_downloaded(registry, ds.name, root)
+        data = read_images(ds, root)
     return prepare(data, spec)
+
+
+def _verify_downloaded(registry: Registry, dataset: str, root: str | os.PathLike[str]) -> None:
+    """A downloaded source is checked against its digests before use (cheaply, see
+    :func:`aemap.data.download.verify_copy`); a local folder (``path``) has none."""
+    ds = registry.dataset(dataset)
+    if ds.source is not None and ds.path is None:
+        verify_copy(registry.source(ds.source), root)
