@@ -645,3 +645,124 @@ def test_own_data_and_models_by_config_and_adding_reruns_nothing_else(tmp_path, 
     result = snakemake("-n", "--cores", "2", *configs, cwd=work)
     assert result.returncode != 0
     assert "data.datasets.digits_a.path: no such folder: mine_a" in result.stdout + result.stderr
+
+
+# Cluster: the shipped Slurm profile against a real one-node Slurm.
+
+
+def _rules_declaring_gpu() -> set[str]:
+    rules = set()
+    for smk in (REPO / "workflow/rules").glob("*.smk"):
+        for name, body in re.findall(r"^rule (\w+):\n(.*?)(?=^\S|\Z)", smk.read_text(), flags=re.M | re.S):
+            if re.search(r"^\s+resources:\n(\s+\w+=.*\n)*?\s+gpu=", body, flags=re.M):
+                rules.add(name)
+    return rules
+
+
+def test_slurm_profile_names_real_rules_and_every_gpu_rule():
+    profile = yaml.safe_load((REPO / "profiles/slurm/profile.yaml").read_text())
+    text = "".join(p.read_text() for p in (REPO / "workflow/rules").glob("*.smk"))
+    rules = set(re.findall(r"^rule (\w+):", text, flags=re.M))
+    named = set(profile["set-resources"])
+    assert named <= rules, f"the profile names rules that do not exist: {sorted(named - rules)}"
+    gpu_rules = _rules_declaring_gpu()
+    assert {"train_model", "compute_permutation_importance", "optimise_attribution_visualisations"} <= gpu_rules
+    for rule in gpu_rules:
+        assert profile["set-resources"].get(rule, {}).get("gres") == "gpu:1", rule
+    local = {
+        name
+        for name, body in re.findall(r"^rule (\w+):\n(.*?)(?=^\S|\Z)", text, flags=re.M | re.S)
+        if "localrule: True" in body
+    }
+    assert local == {"download_source"}  # downloads run on the submit host
+
+
+def test_slurm_run_equals_a_local_run(smoke_run, tmp_path_factory):
+    from . import slurm_cluster
+
+    reason = slurm_cluster.why_not_available()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"the Slurm test cannot run: {reason}; CI must run it")
+        pytest.skip(f"no one-node Slurm here: {reason}")
+    local, local_args = smoke_run
+    root = tmp_path_factory.mktemp("slurm")
+    cluster = slurm_cluster.start(root / "cluster")
+    try:
+        # The shipped profile, edited as the README tells a user: account and partitions.
+        profile = yaml.safe_load((REPO / "profiles/slurm/profile.yaml").read_text())
+        del profile["default-resources"]["slurm_account"]
+        profile["slurm-no-account"] = True  # this test cluster keeps no accounts
+        profile["default-resources"]["slurm_partition"] = "debug"
+        for resources in profile["set-resources"].values():
+            if "slurm_partition" in resources:
+                resources["slurm_partition"] = "debug"
+        # Polling suited to a one-node test: accounting is off, so ask squeue, and often.
+        profile.update(
+            {
+                "slurm-status-command": "squeue",
+                "slurm-init-seconds-before-status-checks": 1,
+                "seconds-between-status-checks": 2,
+                "latency-wait": 5,
+                "retries": 0,
+            }
+        )
+        (root / "profile").mkdir()
+        (root / "profile" / "profile.yaml").write_text(yaml.safe_dump(profile))
+        work = root / "work"
+        work.mkdir()
+        # A slice of the smoke run: data (on the submit host), a model, its importance and one
+        # attribution job; the model-running rules ask for the GPU, the others do not.
+        targets = [
+            "results/prepared/mnist01.npz",
+            "results/inglis_mnist01/metrics.json",
+            "results/inglis_mnist01/importance/pixel_latent.npz",
+            "results/inglis_mnist01/attribution/latent/pyramid.npz",
+        ]
+        configs = [a for a in local_args if a.endswith(".yaml")]
+        result = subprocess.run(
+            [
+                str(BIN / "snakemake"),
+                "-s",
+                str(REPO / "Snakefile"),
+                "-d",
+                str(work),
+                "--profile",
+                str(root / "profile"),
+                *targets,
+                "--configfile",
+                *configs,
+            ],
+            cwd=work,
+            env={**cluster.env, "PATH": f"{BIN}:{os.environ['PATH']}"},
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-6000:]
+        jobs = cluster.run("squeue", "-h", "-t", "all", "-o", "%k|%b|%T").stdout.split()
+    finally:
+        slurm_cluster.stop(cluster)
+    # Every job but the download ran on Slurm and completed; the GPU rules asked for the GPU.
+    ran = {
+        comment.split("_wildcards_")[0].removeprefix("rule_"): (gres, state)
+        for comment, gres, state in (line.split("|") for line in jobs)
+    }
+    assert set(ran) == {
+        "prepare_dataset",
+        "train_model",
+        "compute_permutation_importance",
+        "compute_neuron_attributions",
+        "optimise_attribution_visualisations",
+    }, jobs
+    assert all(state == "COMPLETED" for _, state in ran.values()), jobs
+    assert {rule for rule, (gres, _) in ran.items() if "gpu:1" in gres} == set(ran) - {"prepare_dataset"}
+    # The same bytes as the local run: data, model, tables and arrays.
+    compared = targets + [
+        "results/inglis_mnist01/model.pt",
+        "results/inglis_mnist01/history.csv",
+        "results/inglis_mnist01/attribution/latent/attributions.npz",
+        "results/inglis_mnist01/importance/latent_by_class.csv",
+    ]
+    differ = [path for path in compared if (work / path).read_bytes() != (local / path).read_bytes()]
+    assert differ == []

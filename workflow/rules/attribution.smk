@@ -17,7 +17,7 @@ rule compute_neuron_attributions:
         CONDA_ENV
     threads: config["attribution"]["threads"]
     resources:
-        gpu=GPU_PER_TRAINING_JOB,
+        gpu=GPU_PER_JOB,
     params:
         attribution=get_attribution_params,
         device=config["compute"]["device"],
@@ -40,7 +40,7 @@ rule optimise_attribution_visualisations:
         CONDA_ENV
     threads: config["attribution"]["threads"]
     resources:
-        gpu=GPU_PER_TRAINING_JOB,
+        gpu=GPU_PER_JOB,
     params:
         attribution=get_attribution_params,
         device=config["compute"]["device"],

@@ -205,7 +205,9 @@ def get_spectrogram_params(wildcards):
 
 
 def _wants_gpu():
-    """Whether training jobs will use a GPU (then they take the `gpu` resource)."""
+    """Whether the jobs that run a model (training, importance, attribution) will use
+    a GPU here; then they take the `gpu` resource, of which profiles/default allows one
+    at a time. On a cluster the profile asks for the GPU instead (profiles/slurm)."""
     device = config["compute"]["device"]
     if device == "auto":
         import torch
@@ -214,7 +216,7 @@ def _wants_gpu():
     return device.startswith("cuda")
 
 
-GPU_PER_TRAINING_JOB = 1 if _wants_gpu() else 0
+GPU_PER_JOB = 1 if _wants_gpu() else 0
 
 
 def get_experiment_data(wildcards):

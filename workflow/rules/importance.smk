@@ -17,7 +17,7 @@ rule compute_permutation_importance:
         CONDA_ENV
     threads: config["compute"]["max_threads"]
     resources:
-        gpu=GPU_PER_TRAINING_JOB,
+        gpu=GPU_PER_JOB,
     params:
         importance=config["importance"],
         device=config["compute"]["device"],

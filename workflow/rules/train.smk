@@ -19,7 +19,7 @@ rule train_model:
         CONDA_ENV
     threads: get_train_threads
     resources:
-        gpu=GPU_PER_TRAINING_JOB,
+        gpu=GPU_PER_JOB,
     params:
         model=lambda w: config["experiments"][w.experiment]["model"],
         train=lambda w: config["experiments"][w.experiment]["train"],
