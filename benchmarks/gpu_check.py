@@ -112,8 +112,8 @@ def timings(threads: int, accelerator: str = "cuda") -> list[tuple[str, float, f
     return rows
 
 
-def smoke_reproduction(shared: Path) -> tuple[float, int]:
-    """The smoke configuration with compute.device: cuda, on the real data of ``shared``."""
+def smoke_reproduction(mirror: Path) -> tuple[float, int]:
+    """The smoke configuration with compute.device: cuda, on the data mirror ``mirror``."""
     work = Path(tempfile.mkdtemp(prefix="aemap-gpu-smoke-"))
     # Every experiment whose data the real mirror holds (EMNIST and AudioMNIST need the test fixtures).
     run = ["inglis_mnist01", "inglis_fmnist", "inglis_fsdd", "arumugam_dae", "arumugam_cnn", "shi_fmnist_cnn"]
@@ -134,7 +134,7 @@ def smoke_reproduction(shared: Path) -> tuple[float, int]:
         str(overlay),
     ]
     t0 = time.perf_counter()
-    result = subprocess.run(cmd, env={**os.environ, "AEMAP_DATA_MIRROR": str(shared)})
+    result = subprocess.run(cmd, env={**os.environ, "AEMAP_DATA_MIRROR": str(mirror)})
     return time.perf_counter() - t0, result.returncode
 
 
@@ -142,7 +142,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) // 2))
     parser.add_argument(
-        "--shared-data", type=Path, default=Path(os.environ.get("AEMAP_SHARED_DATA", REPO.parent / "shared" / "data"))
+        "--mirror",
+        type=Path,
+        default=Path(os.environ.get("AEMAP_DATA_MIRROR", "")),
+        help="local data mirror for the smoke run (default: $AEMAP_DATA_MIRROR; none: the smoke run is skipped)",
     )
     parser.add_argument("--skip-smoke", action="store_true")
     args = parser.parse_args()
@@ -156,14 +159,14 @@ def main() -> int:
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", str(REPO / "tests/test_gpu.py")], cwd=REPO)
     rows = timings(args.threads)
     smoke = (None, None)
-    if not args.skip_smoke and (args.shared_data / "mnist").is_dir():
-        smoke = smoke_reproduction(args.shared_data)
+    if not args.skip_smoke and (args.mirror / "mnist").is_dir():
+        smoke = smoke_reproduction(args.mirror)
     print("\n| check | CPU | CUDA | speed-up |\n| --- | --- | --- | --- |")
     print(f"| GPU tests (tests/test_gpu.py) | | {'passed' if tests.returncode == 0 else 'FAILED'} | |")
     for name, cpu, gpu in rows:
         print(f"| {name} | {cpu:.2f} s | {gpu:.3f} s | {cpu / gpu:.1f}x |")
     if smoke[0] is None:
-        print(f"| smoke reproduction, compute.device: cuda | | not run (no data at {args.shared_data}) | |")
+        print("| smoke reproduction, compute.device: cuda | | not run (no data mirror: set AEMAP_DATA_MIRROR) | |")
     else:
         outcome = "passed" if smoke[1] == 0 else f"FAILED (exit {smoke[1]})"
         print(f"| smoke reproduction, compute.device: cuda | | {smoke[0]:.0f} s, {outcome} | |")

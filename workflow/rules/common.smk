@@ -5,7 +5,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from aemap.analyses import experiments_with, resolve_analyses
+from aemap.analyses import resolve_analyses
 from aemap.checks.derived import (
     SanityConfigError,
     add_derived_entries,
@@ -31,7 +31,7 @@ if _analysis_errors:
     raise ValueError("config:\n  " + "\n  ".join(_analysis_errors))
 # The sanity checks' models are experiments derived from `sanity` (aemap.checks.derived).
 try:
-    SANITY_EXPERIMENTS = add_derived_entries(config)
+    add_derived_entries(config)
 except SanityConfigError as err:
     raise ValueError(f"config: {err}") from None
 
