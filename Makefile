@@ -1,6 +1,7 @@
 # Two commands for a newcomer:
 #   make test        create .venv, install aemap with its test extras, run the tests
 #   make reproduce   run the whole workflow with config.yaml on all cores
+#   make report      bring the run up to date, then results/report.html: every figure and the replication table
 # Extra Snakemake arguments pass through: make reproduce ARGS="--profile profiles/slurm"
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -10,11 +11,12 @@ STAMP := $(VENV)/.aemap-installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: test reproduce dryrun lint format constraints clean-results help gpu-wheels gpu-env gpu-check
+.PHONY: test reproduce report dryrun lint format constraints clean-results help gpu-wheels gpu-env gpu-check
 
 help:
 	@echo "make test       - create $(VENV), install, run the test suite"
 	@echo "make reproduce  - run the whole workflow (ARGS=... passes Snakemake arguments)"
+	@echo "make report     - bring the run up to date, then write results/report.html (one self-contained file)"
 	@echo "make dryrun     - show what the workflow would run (snakemake -n)"
 	@echo "make lint       - snakemake --lint, snakefmt --check, ruff check, ruff format --check"
 	@echo "make format     - snakefmt and ruff format (rewrites files)"
@@ -34,6 +36,12 @@ test: $(STAMP)
 
 reproduce: $(STAMP)
 	$(BIN)/snakemake --cores all $(ARGS)
+
+# The report holds what the run built, so the run is brought up to date first
+# (nothing to do after `make reproduce`); the same ARGS pick the same experiments.
+report: $(STAMP)
+	$(BIN)/snakemake --cores all $(ARGS)
+	$(BIN)/snakemake --report results/report.html $(ARGS)
 
 dryrun: $(STAMP)
 	$(BIN)/snakemake -n --cores all $(ARGS)

@@ -27,6 +27,8 @@ include: "workflow/rules/importance.smk"
 include: "workflow/rules/saliency.smk"
 include: "workflow/rules/sanity.smk"
 include: "workflow/rules/attribution.smk"
+include: "workflow/rules/note.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

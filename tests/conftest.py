@@ -34,6 +34,42 @@ def shared_data() -> Path:
     return root
 
 
+def _chromium() -> str | None:
+    import shutil
+
+    return os.environ.get("AEMAP_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (Debian's package, driven by Playwright; no browser download).
+    Missing: skip locally, fail in CI."""
+    executable = _chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        executable = None
+    if executable is None:
+        message = "no Chromium (apt-get install chromium, or AEMAP_CHROMIUM=/path) or no playwright package"
+        if os.environ.get("CI"):
+            pytest.fail(message + "; CI must not skip the browser tests")
+        pytest.skip(message)
+    with sync_playwright() as p:
+        launched = p.chromium.launch(
+            executable_path=executable, headless=True, args=["--no-sandbox", "--disable-background-networking"]
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Where browser tests save screenshots: $AEMAP_TEST_ARTIFACTS, else test-artifacts/ in the repository."""
+    folder = Path(os.environ.get("AEMAP_TEST_ARTIFACTS", REPO / "test-artifacts"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 class _Handler(http.server.SimpleHTTPRequestHandler):
     """Serves a folder; can answer the first N requests with 503 to test retries."""
 

@@ -11,7 +11,9 @@ import yaml
 from aemap.analyses import ANALYSES, experiments_with, resolve_analyses
 from aemap.attribution.perturb import PERTURBATIONS
 from aemap.checks.corruption import SOURCES
+from aemap.explain.embedding import LATENT_VIEWS
 from aemap.explain.importance import ImportanceConfig
+from aemap.explain.reconstruction import ERROR_METRICS
 from aemap.models.networks import ACTIVATIONS
 from aemap.plots.sanity import SOURCE_COLOURS
 
@@ -28,6 +30,11 @@ def test_schema_enumerations_equal_the_packages():
     corruption = SCHEMA["properties"]["sanity"]["properties"]["corruption"]["properties"]["sources"]
     assert corruption["items"]["enum"] == list(SOURCES)
     assert set(SOURCE_COLOURS) == set(SOURCES)  # every source has its colour in the figures
+    props = SCHEMA["properties"]
+    assert props["latent"]["properties"]["views"]["items"]["enum"] == list(LATENT_VIEWS)
+    assert props["reconstruction_error"]["properties"]["metric"]["enum"] == list(ERROR_METRICS)
+    papers = props["experiments"]["additionalProperties"]["properties"]["paper"]["enum"]
+    assert set(props["default_analyses"]["properties"]) == set(papers)  # defaults for every paper
 
 
 def test_importance_defaults_are_the_schemas():

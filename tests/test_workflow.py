@@ -25,8 +25,10 @@ from aemap.attribution.layers import default_layer_names_of_spec
 from aemap.checks.derived import add_derived_entries
 from aemap.data.prepare import check_prepared
 from aemap.data.registry import load_registry
+from aemap.explain.reconstruction import roc_auc
 from aemap.io import file_digest, load_npz
 from aemap.models import load_checkpoint
+from aemap.replication import load_claims
 
 from .conftest import REPO, write_audiomnist_fixture, write_emnist_fixture
 
@@ -129,6 +131,24 @@ def expected_jobs(config: dict) -> dict[str, int]:
         "collect_attribution_metrics": len(with_("attribution")),
         "plot_shi_fig8_perturbations": sum(len(layers(e)) for e in with_("attribution")),
         "compare_attribution_with_importance": len(autoencoders),
+        # A view is computed once whether the latent figure or Inglis Fig. 11 wants it.
+        "embed_latent_space": sum(
+            len(
+                set(config["latent"]["views"] if e in with_("latent") else [])
+                | ({"umap"} if e in with_("umap") else set())
+            )
+            for e in config["run"]
+        ),
+        "plot_note_latent_views": len(with_("latent")),
+        "decode_latent_grid": sum(exps[e]["model"]["encoder"][-1] == 2 for e in with_("latent")),
+        "plot_note_latent_grid": sum(exps[e]["model"]["encoder"][-1] == 2 for e in with_("latent")),
+        "compute_reconstruction_errors": len(with_("reconstruction_error")),
+        "plot_note_reconstruction_error": len(with_("reconstruction_error")),
+        "plot_note_error_by_class": len(with_("reconstruction_error")),
+        "score_anomalies": len(with_("anomaly")),
+        "plot_note_anomaly_roc": len(with_("anomaly")),
+        "plot_note_encoder_weights": len(with_("encoder_weights")),
+        "build_replication_table": 1,
     }
 
 
@@ -140,7 +160,8 @@ def test_dry_run_schedules_what_the_config_declares(tmp_path):
     expected = expected_jobs(CONFIG)
     assert {rule: stats.get(rule, 0) for rule in expected} == expected
     # The numbers the papers' reproduction implies, as a check of the derivation itself.
-    assert expected["download_source"] == 5 and expected["train_model"] == 19 and expected["prepare_dataset"] == 17
+    assert expected["download_source"] == 5 and expected["train_model"] == 20 and expected["prepare_dataset"] == 17
+    assert expected["embed_latent_space"] == 4 * 7  # seven autoencoders with `latent` (their UMAP serves Fig. 11)
     for target in ("mnist", "mnist01", "emnist_vowels", "fashion_mnist", "audiomnist", "fsdd"):
         assert f"results/prepared/{target}.npz" in out
 
@@ -170,6 +191,14 @@ CONFIG_ERRORS = {
             "experiments": {
                 "arumugam_cnn": {"analyses": ["importance", "saliency"], "train": {"loss": "bce"}},
                 "shi_fmnist_cnn": {"paper": "inglis"},
+                "inglis_fmnist": {"analyses": ["anomaly"]},
+                "tiny": {
+                    "data": "mnist01",
+                    "model": {"family": "dense_ae", "encoder": [1]},
+                    "weights": "w.pt",
+                    "analyses": ["latent"],
+                },
+                "note_mnist_2d": {"anomaly": {"data": "mnist"}},
             }
         },
         [
@@ -177,6 +206,9 @@ CONFIG_ERRORS = {
             "experiments.arumugam_cnn.analyses: 'saliency' needs a model of family dense_ae",
             "experiments.arumugam_cnn.train.loss: a cnn model trains with cross_entropy, not 'bce'",
             "experiments.shi_fmnist_cnn.analyses: none given, and default_analyses.inglis holds none",
+            "experiments.inglis_fmnist.analyses: 'anomaly' needs experiments.inglis_fmnist.anomaly.data",
+            "experiments.tiny.analyses: 'latent' draws 2-D views of the code; this code has 1 dimension",
+            "experiments.note_mnist_2d.anomaly: given, but experiments.note_mnist_2d.analyses does not list 'anomaly'",
         ],
     ),
     "sanity": (
@@ -195,6 +227,7 @@ CONFIG_ERRORS = {
             },
             "experiments": {
                 "inglis_fmnist": {"analyses": ["importance"]},
+                "inglis_mnist01": {"anomaly": {"data": "nowhere"}},
                 "mine": {"data": "mnist01", "model": {"family": "dense_ae", "encoder": [8]}, "weights": "no/such.pt"},
             },
             "data": {"datasets": {"words": {**_WORDS, "path": "no/such/folder"}}},
@@ -210,6 +243,7 @@ CONFIG_ERRORS = {
             "attribution.experiments.arumugam_cnn.layers: 'conv7' is not a layer of this model; known: conv1, conv2",
             "attribution.experiments.inglis_fmnist: experiments.inglis_fmnist.analyses does not list 'attribution'",
             "experiments.mine.weights: no such file: no/such.pt",
+            "experiments.inglis_mnist01.anomaly.data: 'nowhere' is not an entry of `prepared`",
             "data.datasets.words.path: no such folder: no/such/folder",
         ],
     ),
@@ -496,6 +530,135 @@ def test_smoke_attribution_outputs(smoke_run, experiment):
         assert table["r_visualisation"].dropna().between(-1, 1).all() and table["dim"].min() >= 1
 
 
+def test_smoke_latent_views_and_grid(smoke_run):
+    work, _ = smoke_run
+    res = work / "results/inglis_mnist01/latent"
+    views = {v: load_npz(res / f"{v}.npz") for v in ("pca", "tsne", "umap", "std")}
+    rows = views["pca"]["rows"]
+    for name, view in views.items():  # one stratified sample for every view
+        assert np.array_equal(view["rows"], rows) and view["embedding"].shape == (len(rows), 2), name
+    data = load_npz(work / "results/prepared/mnist01.npz")
+    assert np.bincount(views["pca"]["y"]).tolist() == np.bincount(data["y_test"]).tolist()  # under the cap: all
+    # The STD view is the two latent dims of largest spread, unprojected.
+    model, _ = load_checkpoint(work / "results/inglis_mnist01/model.pt")
+    with torch.no_grad():
+        z = model.encoder(torch.as_tensor(data["x_test"][rows])).numpy()
+    top = np.argsort(-z.std(axis=0), kind="stable")[:2]
+    np.testing.assert_allclose(views["std"]["embedding"], z[:, top], rtol=1e-6)
+    assert (work / "results/figures/inglis_mnist01/latent_views.png").stat().st_size > 20_000
+    grid = load_npz(work / "results/note_mnist_2d/latent/grid.npz")
+    assert grid["codes"].shape[1] == 2 and grid["decoded"].shape == (6, 6, 28, 28)  # tests/smoke.yaml: n 6
+    # The corner of the grid decodes exactly as the decoder does at that code.
+    note, _ = load_checkpoint(work / "results/note_mnist_2d/model.pt")
+    with torch.no_grad():
+        corner = note.decoder(torch.tensor([[grid["axis1"][0], grid["axis2"][-1]]], dtype=torch.float32))[0]
+    np.testing.assert_allclose(grid["decoded"][0, -1], corner.numpy(), atol=1e-6)
+    assert (work / "results/figures/note_mnist_2d/latent_grid.png").stat().st_size > 20_000
+
+
+def test_smoke_reconstruction_error_and_anomaly_score(smoke_run):
+    work, _ = smoke_run
+    res, fig = work / "results/inglis_mnist01", work / "results/figures/inglis_mnist01"
+    data = load_npz(work / "results/prepared/mnist01.npz")
+    errors = load_npz(res / "reconstruction/errors.npz")
+    model, _ = load_checkpoint(res / "model.pt")
+    with torch.no_grad():
+        x = torch.as_tensor(data["x_test"])
+        mse = ((model(x) - x) ** 2).flatten(1).mean(1).double().numpy()
+    np.testing.assert_allclose(errors["errors"], mse, rtol=1e-5)  # tests/smoke.yaml keeps metric mse
+    table = pd.read_csv(res / "reconstruction/errors_by_class.csv", dtype={"class": str})
+    assert table["class"].tolist() == ["0", "1"] and table["n"].sum() == len(mse)
+    auc = json.loads((res / "anomaly/auc.json").read_text())
+    assert auc["unseen_classes"] == [str(d) for d in range(2, 10)]
+    assert auc["n_unseen"] == 80 and auc["n_normal"] == len(mse)  # smoke: 10 test images per digit
+    scores = load_npz(res / "anomaly/scores.npz")
+    np.testing.assert_allclose(scores["normal"], mse, rtol=1e-5)
+    assert auc["auc"] == pytest.approx(roc_auc(scores["normal"], scores["unseen"]))
+    assert set(auc["per_class_auc"]) == set(auc["unseen_classes"])
+    for name in ("reconstruction_error", "reconstruction_error_by_class", "anomaly_roc", "encoder_weights"):
+        assert (fig / f"{name}.png").stat().st_size > 10_000, name
+    for name in ("reconstruction_error", "encoder_weights"):  # spectrograms too
+        assert (work / f"results/figures/inglis_fsdd/{name}.png").stat().st_size > 10_000, name
+
+
+def test_smoke_replication_table_answers_every_claim(smoke_run):
+    work, _ = smoke_run
+    table = pd.read_csv(work / "results/replication.csv", keep_default_na=False)
+    assert table["id"].tolist() == [c.id for c in load_claims()]
+    # The smoke run holds every experiment and analysis the claims read: each check ran on real outputs.
+    assert set(table["verdict"]) <= {"reproduced", "differs"}, table[["id", "verdict", "reason"]].to_string()
+    assert (table["ours"] != "").all()
+    assert (work / "results/replication.md").read_text().count("\n") == len(table) + 2
+    assert "<table>" in (work / "results/replication.html").read_text()
+
+
+def test_smoke_report_holds_every_figure_and_renders_in_chromium(smoke_run, browser, artifacts):
+    """`make report`'s second step on the smoke run: one self-contained HTML file with
+    every figure rule all built and the replication table, rendered by Chromium
+    without a console error; each file is listed under its category in the page."""
+    work, args = smoke_run
+    report = work / "results/report.html"
+    result = snakemake("--report", str(report), *args, cwd=work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    built = {p.relative_to(work).as_posix() for p in (work / "results/figures").rglob("*.png")}
+    built.add("results/replication.html")
+    errors = []
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route(
+        "**/*",
+        lambda route: route.abort() if not route.request.url.startswith(("file:", "data:")) else route.continue_(),
+    )
+    page.goto(report.as_uri())
+    page.get_by_text("1. Replication", exact=False).first.wait_for()
+    categories = page.evaluate("categories")  # {category: {subcategory: [files]}} as the page has it
+    listed = {f for subs in categories.values() for files in subs.values() for f in files}
+    assert listed == built
+    # One category per paper (and the note), a subcategory per experiment.
+    assert sorted(categories) == sorted(
+        [
+            "1. Replication: the papers' claims against ours",
+            "2. Data and models",
+            "3. Inglis et al.: permutation importance",
+            "4. Arumugam & Kiran: saliency and sanity checks",
+            "5. Shi, Li & Yamaguchi: attribution visualisation",
+            "6. The visualisation note: latent space, reconstruction error, weights",
+        ]
+    )
+    assert set(categories["6. The visualisation note: latent space, reconstruction error, weights"]) == {
+        "inglis_mnist01",
+        "inglis_fsdd",
+        "note_mnist_2d",
+    }
+    # Every file is on screen under its category and subcategory.
+    for category, subcategories in categories.items():
+        for subcategory, files in subcategories.items():
+            page.goto(report.as_uri())
+            page.get_by_text(category, exact=True).click()
+            if len(subcategories) > 1:
+                page.get_by_text(subcategory, exact=True).click()
+            for f in files:
+                assert page.locator("tr", has_text=f).count() == 1, (category, subcategory, f)
+    # The replication table opens with one row per claim; a figure opens as an image.
+    page.goto(report.as_uri())
+    page.get_by_text("1. Replication", exact=False).first.click()
+    page.locator("tr", has_text="results/replication.html").locator("a[iconname=eye]").click()
+    table = page.frame_locator("iframe").locator("tbody tr")
+    table.first.wait_for()
+    assert table.count() == len(load_claims())
+    page.screenshot(path=str(artifacts / "report_replication.png"))
+    page.goto(report.as_uri())
+    page.get_by_text("6. The visualisation note", exact=False).click()
+    page.get_by_text("note_mnist_2d", exact=True).click()
+    page.locator("tr", has_text="latent_grid.png").locator("a[iconname=eye]").click()
+    figure = page.locator("img[src^='data:image/png']")
+    figure.first.wait_for()
+    assert figure.first.evaluate("e => e.naturalWidth") > 400
+    page.screenshot(path=str(artifacts / "report_latent_grid.png"))
+    assert errors == []
+
+
 def test_smoke_rerun_is_byte_identical(smoke_run):
     work, args = smoke_run
     outputs = sorted((work / "results/prepared").glob("*")) + sorted((work / "results/spectrograms").glob("*"))
@@ -507,6 +670,8 @@ def test_smoke_rerun_is_byte_identical(smoke_run):
     outputs += sorted((work / "results").glob("*/attribution/*.csv"))
     outputs += sorted((work / "results").glob("*/attribution/*/*.npz"))
     outputs += sorted((work / "results").glob("*/saliency/maps.npz"))
+    outputs += sorted((work / "results").glob("*/latent/*.npz")) + sorted((work / "results").glob("*/anomaly/*"))
+    outputs += sorted((work / "results").glob("*/reconstruction/*")) + sorted((work / "results").glob("replication.*"))
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in outputs}
     rules = (
         "make_spectrograms",
@@ -514,7 +679,11 @@ def test_smoke_rerun_is_byte_identical(smoke_run):
         "train_model",
         "reconstruct_examples",
         "compute_permutation_importance",
-        "embed_latent_umap",
+        "embed_latent_space",
+        "decode_latent_grid",
+        "compute_reconstruction_errors",
+        "score_anomalies",
+        "build_replication_table",
         "compute_saliency_maps",
         "compute_corruption_accuracy",
         "compare_single_class_maps",
@@ -538,7 +707,8 @@ def test_smoke_rerun_is_byte_identical(smoke_run):
 
 # A new user's own data and models, brought in by config overlays only.
 OWN_SETTINGS = {
-    "importance": {"n_permutations": 2, "umap": {"n_neighbors": 5, "min_dist": 0.1, "seed": 0, "max_points": 100}},
+    "importance": {"n_permutations": 2},
+    "latent": {"max_points": 100, "umap": {"n_neighbors": 5}, "views": ["pca", "umap"]},
     "saliency": {"images": 20},
     "figures": {"dpi": 60, "samples_per_class": 2},
     "attribution": {
@@ -592,7 +762,7 @@ def test_own_data_and_models_by_config_and_adding_reruns_nothing_else(tmp_path, 
     res, fig = work / "results/mine_ae", work / "results/figures/mine_ae"
     for path in ("importance/summary.md", "saliency/maps.npz", "attribution/metrics.csv"):
         assert (res / path).is_file(), path
-    for name in ("reconstructions", "umap", "saliency", "attribution/latent_dims"):
+    for name in ("reconstructions", "umap", "saliency", "attribution/latent_dims", "latent_views", "encoder_weights"):
         assert (fig / f"{name}.png").stat().st_size > 5000, name
     assert not (fig / "training_curves.png").exists() and not (res / "history.csv").exists()  # imported, not trained
     metrics = json.loads((res / "metrics.json").read_text())

@@ -20,6 +20,13 @@ ANALYSES: dict[str, tuple[frozenset[str], str]] = {
     "saliency": (frozenset({"dense_ae"}), "Arumugam & Kiran's gradient saliency of the encoder"),
     "sanity": (frozenset({"dense_ae"}), "Arumugam & Kiran's three sanity checks (trains one model per check)"),
     "attribution": (frozenset({"dense_ae", "cnn"}), "Shi, Li & Yamaguchi's attribution visualisation"),
+    "latent": (frozenset({"dense_ae"}), "PCA, t-SNE, UMAP and STD views of the codes (a 2-D code: its decoded grid)"),
+    "reconstruction_error": (
+        frozenset({"dense_ae"}),
+        "the reconstruction error: examples and its distribution per class",
+    ),
+    "anomaly": (frozenset({"dense_ae"}), "the reconstruction error as a score for unseen classes: ROC and AUC"),
+    "encoder_weights": (frozenset({"dense_ae"}), "the first layer's weights as images"),
 }
 
 
@@ -69,6 +76,15 @@ def resolve_analyses(config: dict[str, Any]) -> list[str]:
             errors.append(f"{key}: an empty list builds nothing; list at least one analysis")
         if "sanity" in chosen and "train" not in exp:
             errors.append(f"{key}: 'sanity' retrains the model on parts of the data; it needs experiments.{name}.train")
+        if "anomaly" in chosen and "anomaly" not in exp:
+            errors.append(
+                f"{key}: 'anomaly' needs experiments.{name}.anomaly.data, the prepared view whose other classes "
+                "are the unseen items"
+            )
+        if "anomaly" in exp and "anomaly" not in chosen:
+            errors.append(f"experiments.{name}.anomaly: given, but {key} does not list 'anomaly'")
+        if "latent" in chosen and family == "dense_ae" and (exp["model"].get("encoder") or [2])[-1] < 2:
+            errors.append(f"{key}: 'latent' draws 2-D views of the code; this code has 1 dimension")
         exp["analyses"] = chosen
     return errors
 

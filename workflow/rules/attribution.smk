@@ -100,7 +100,7 @@ rule plot_shi_fig8_perturbations:
         png=report(
             "results/figures/{experiment}/attribution/perturbations_{layer}.png",
             caption="../report/attribution_perturbations.rst",
-            category="Attribution visualisation",
+            category=CATEGORY["shi"],
             subcategory="{experiment}",
         ),
     log:
@@ -124,7 +124,7 @@ rule plot_shi_fig9_ablation:
         png=report(
             "results/figures/{experiment}/attribution/ablation.png",
             caption="../report/attribution_ablation.rst",
-            category="Attribution visualisation",
+            category=CATEGORY["shi"],
             subcategory="{experiment}",
         ),
     log:
@@ -152,7 +152,7 @@ rule plot_shi_fig16_layers:
         png=report(
             "results/figures/{experiment}/attribution/layers.png",
             caption="../report/attribution_layers.rst",
-            category="Attribution visualisation",
+            category=CATEGORY["shi"],
             subcategory="{experiment}",
         ),
     log:
@@ -183,7 +183,7 @@ rule plot_attribution_latent_dims:
         png=report(
             "results/figures/{experiment}/attribution/latent_dims.png",
             caption="../report/attribution_latent_dims.rst",
-            category="Attribution visualisation",
+            category=CATEGORY["shi"],
             subcategory="{experiment}",
         ),
     log:

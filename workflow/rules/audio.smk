@@ -31,7 +31,7 @@ rule plot_inglis_fig9_spectrograms:
         png=report(
             "results/figures/data/{dataset}_spectrograms.png",
             caption="../report/fig9_spectrograms.rst",
-            category="Data",
+            category=CATEGORY["data"],
             subcategory="{dataset}",
         ),
     log:

@@ -14,11 +14,13 @@ from aemap.checks.derived import (
 )
 from aemap.attribution.layers import default_layer_names_of_spec, layer_names_of_spec
 from aemap.attribution.perturb import PERTURBATIONS
+from aemap.explain.embedding import LATENT_VIEWS
 from aemap.data.registry import load_registry, missing_local_files
 from aemap.compute import cuda_config_error
 from aemap.data.audio import SpectrogramConfigError
 from aemap.data.stages import spectrogram_params
 from aemap.schema import check, load_schema
+from aemap.replication import claim_files, is_runnable, load_claims
 
 # Our check first: it names every offending key by its dotted path. Snakemake's
 # validate then fills in the schema's defaults.
@@ -46,6 +48,11 @@ def _check_config_references():
         if exp["data"] not in config["prepared"]:
             errors.append(
                 f"experiments.{name}.data: {exp['data']!r} is not an entry of `prepared`"
+            )
+        anomaly_data = exp.get("anomaly", {}).get("data")
+        if anomaly_data is not None and anomaly_data not in config["prepared"]:
+            errors.append(
+                f"experiments.{name}.anomaly.data: {anomaly_data!r} is not an entry of `prepared`"
             )
     for name, view in config["prepared"].items():
         if view["dataset"] not in REGISTRY.datasets:
@@ -178,6 +185,19 @@ wildcard_constraints:
     name=r"[A-Za-z0-9_]+",
     layer=r"[A-Za-z0-9_.]+",
     perturbation="|".join(PERTURBATIONS),
+    view="|".join(LATENT_VIEWS),
+
+
+# Report categories: one per paper (and one for the visualisation note), each
+# experiment a subcategory; the order of the keys is the order in the report.
+CATEGORY = {
+    "replication": "1. Replication: the papers' claims against ours",
+    "data": "2. Data and models",
+    "inglis": "3. Inglis et al.: permutation importance",
+    "arumugam": "4. Arumugam & Kiran: saliency and sanity checks",
+    "shi": "5. Shi, Li & Yamaguchi: attribution visualisation",
+    "note": "6. The visualisation note: latent space, reconstruction error, weights",
+}
 
 
 def get_dataset_of_prepared(name):
@@ -221,6 +241,38 @@ GPU_PER_JOB = 1 if _wants_gpu() else 0
 
 def get_experiment_data(wildcards):
     return f"results/prepared/{config['experiments'][wildcards.experiment]['data']}.npz"
+
+
+def get_anomaly_data(wildcards):
+    """The prepared view whose classes the experiment lacks are its unseen items."""
+    view = config["experiments"][wildcards.experiment]["anomaly"]["data"]
+    return f"results/prepared/{view}.npz"
+
+
+def get_image_origin(wildcards):
+    """'lower' for spectrograms (frequency upward), 'upper' for images."""
+    ds = get_dataset_of_prepared(config["experiments"][wildcards.experiment]["data"])
+    return "lower" if ds.kind == "wav_folder" else "upper"
+
+
+def get_latent_view_params(wildcards):
+    """The sample and this view's own settings (so a t-SNE change never reruns the UMAP)."""
+    latent = config["latent"]
+    params = {k: latent[k] for k in ("max_points", "seed")}
+    if wildcards.view in ("tsne", "umap"):
+        params[wildcards.view] = latent[wildcards.view]
+    return params
+
+
+def get_latent_view_files(wildcards):
+    return [
+        f"results/{wildcards.experiment}/latent/{view}.npz"
+        for view in config["latent"]["views"]
+    ]
+
+
+def latent_size(exp):
+    return config["experiments"][exp]["model"]["encoder"][-1]
 
 
 def get_train_threads(wildcards):
@@ -396,7 +448,54 @@ def get_analysis_outputs(exp):
         targets.extend(get_sanity_outputs(exp))
     if has(exp, "attribution"):
         targets.extend(get_attribution_outputs(exp))
+    if has(exp, "latent"):
+        targets.append(f"results/figures/{exp}/latent_views.png")
+        if latent_size(exp) == 2:
+            targets.append(f"results/figures/{exp}/latent_grid.png")
+    if has(exp, "reconstruction_error"):
+        targets.append(f"results/{exp}/reconstruction/errors_by_class.csv")
+        targets.append(f"results/figures/{exp}/reconstruction_error.png")
+        targets.append(f"results/figures/{exp}/reconstruction_error_by_class.png")
+    if has(exp, "anomaly"):
+        targets.append(f"results/{exp}/anomaly/auc.json")
+        targets.append(f"results/figures/{exp}/anomaly_roc.png")
+    if has(exp, "encoder_weights"):
+        targets.append(f"results/figures/{exp}/encoder_weights.png")
     return targets
+
+
+# The replication table (rules/report.smk): the papers' claims (aemap/claims.yaml).
+CLAIMS = load_claims()
+REPLICATION_OUTPUTS = [
+    "results/replication.csv",
+    "results/replication.md",
+    "results/replication.html",
+]
+
+
+def _replication_facts():
+    """What the table depends on: the run and each run experiment's analyses."""
+    return {
+        "run": list(config["run"]),
+        "analyses": {
+            e: list(config["experiments"][e]["analyses"]) for e in config["run"]
+        },
+        "classifier": config["sanity"]["classifier"],
+    }
+
+
+def replication_claims_run():
+    facts = _replication_facts()
+    return any(c.experiment in facts["run"] for c in CLAIMS)
+
+
+def get_replication_inputs(wildcards):
+    facts = _replication_facts()
+    files = set()
+    for claim in CLAIMS:
+        if is_runnable(claim, facts["run"], facts["analyses"]):
+            files.update(claim_files(claim, classifier=facts["classifier"]))
+    return sorted(files)
 
 
 def get_final_outputs():
@@ -413,4 +512,6 @@ def get_final_outputs():
         if is_trained(exp):
             targets.append(f"results/figures/{exp}/training_curves.png")
         targets.extend(get_analysis_outputs(exp))
+    if replication_claims_run():
+        targets += REPLICATION_OUTPUTS
     return sorted(set(targets))

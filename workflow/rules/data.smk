@@ -54,7 +54,7 @@ rule plot_dataset_samples:
         png=report(
             "results/figures/data/{name}_samples.png",
             caption="../report/dataset_samples.rst",
-            category="Data",
+            category=CATEGORY["data"],
             subcategory="{name}",
         ),
     log:

@@ -42,25 +42,6 @@ rule summarise_importance:
         "../scripts/summarise_importance.py"
 
 
-# 2-D UMAP of the test encodings (Inglis et al. Fig. 11).
-rule embed_latent_umap:
-    input:
-        model="results/{experiment}/model.pt",
-        data=get_experiment_data,
-    output:
-        npz="results/{experiment}/importance/umap.npz",
-    log:
-        "logs/embed_latent_umap/{experiment}.log",
-    benchmark:
-        "benchmarks/embed_latent_umap/{experiment}.tsv"
-    conda:
-        CONDA_ENV
-    params:
-        umap=config["importance"]["umap"],
-    script:
-        "../scripts/embed_latent_umap.py"
-
-
 # Per class: sorted latent importance beside the signed pixel heatmaps (Inglis Figs. 4, 6, 8, 12).
 rule plot_inglis_fig4_importance:
     input:
@@ -71,7 +52,7 @@ rule plot_inglis_fig4_importance:
             directory("results/figures/{experiment}/importance"),
             patterns=["{name}.png"],
             caption="../report/importance.rst",
-            category="Permutation importance",
+            category=CATEGORY["inglis"],
             subcategory="{experiment}",
         ),
     log:
@@ -91,12 +72,12 @@ rule plot_inglis_fig4_importance:
 # UMAP of the test encodings coloured by class (Inglis Fig. 11).
 rule plot_inglis_fig11_umap:
     input:
-        npz="results/{experiment}/importance/umap.npz",
+        npz="results/{experiment}/latent/umap.npz",
     output:
         png=report(
             "results/figures/{experiment}/umap.png",
             caption="../report/umap.rst",
-            category="Permutation importance",
+            category=CATEGORY["inglis"],
             subcategory="{experiment}",
         ),
     log:

@@ -30,7 +30,7 @@ rule plot_arumugam_fig7_saliency:
         png=report(
             "results/figures/{experiment}/saliency.png",
             caption="../report/saliency.rst",
-            category="Saliency",
+            category=CATEGORY["arumugam"],
             subcategory="{experiment}",
         ),
     log:

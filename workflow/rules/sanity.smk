@@ -31,7 +31,7 @@ rule plot_arumugam_fig8_single_class:
         png=report(
             "results/figures/{experiment}/sanity_single_class.png",
             caption="../report/sanity_single_class.rst",
-            category="Sanity checks",
+            category=CATEGORY["arumugam"],
             subcategory="{experiment}",
         ),
     log:
@@ -73,7 +73,7 @@ rule plot_arumugam_fig9_translation:
         png=report(
             "results/figures/{experiment}/sanity_translation.png",
             caption="../report/sanity_translation.rst",
-            category="Sanity checks",
+            category=CATEGORY["arumugam"],
             subcategory="{experiment}",
         ),
     log:
@@ -116,7 +116,7 @@ rule plot_arumugam_fig10_corrupted_examples:
         png=report(
             "results/figures/{experiment}/sanity_corrupted_examples.png",
             caption="../report/sanity_corrupted_examples.rst",
-            category="Sanity checks",
+            category=CATEGORY["arumugam"],
             subcategory="{experiment}",
         ),
     log:
@@ -138,7 +138,7 @@ rule plot_arumugam_fig11_corruption:
         png=report(
             "results/figures/{experiment}/sanity_corruption.png",
             caption="../report/sanity_corruption.rst",
-            category="Sanity checks",
+            category=CATEGORY["arumugam"],
             subcategory="{experiment}",
         ),
     log:

@@ -85,7 +85,7 @@ rule plot_training_curves:
         png=report(
             "results/figures/{experiment}/training_curves.png",
             caption="../report/training_curves.rst",
-            category="Training",
+            category=CATEGORY["data"],
             subcategory="{experiment}",
         ),
     log:
@@ -110,7 +110,7 @@ rule plot_reconstructions:
         png=report(
             "results/figures/{experiment}/reconstructions.png",
             caption="../report/reconstructions.rst",
-            category="Training",
+            category=CATEGORY["data"],
             subcategory="{experiment}",
         ),
     log:
@@ -133,7 +133,7 @@ rule plot_arumugam_fig5_noisy_inputs:
         png=report(
             "results/figures/{experiment}/noisy_inputs.png",
             caption="../report/noisy_inputs.rst",
-            category="Training",
+            category=CATEGORY["data"],
             subcategory="{experiment}",
         ),
     log:

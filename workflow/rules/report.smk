@@ -1,0 +1,25 @@
+# The replication table: every quantitative claim of the papers (aemap/claims.yaml)
+# against our result files, with a verdict. Built by `rule all` whenever the run
+# holds an experiment a claim is about; `make report` puts it first in the report.
+rule build_replication_table:
+    input:
+        get_replication_inputs,
+    output:
+        csv="results/replication.csv",
+        md="results/replication.md",
+        html=report(
+            "results/replication.html",
+            caption="../report/replication.rst",
+            category=CATEGORY["replication"],
+            subcategory="all experiments",
+        ),
+    log:
+        "logs/build_replication_table/all.log",
+    benchmark:
+        "benchmarks/build_replication_table/all.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        facts=_replication_facts(),
+    script:
+        "../scripts/build_replication_table.py"
