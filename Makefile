@@ -2,6 +2,7 @@
 #   make test        create .venv, install aemap with its test extras, run the tests
 #   make reproduce   run the whole workflow with config.yaml on all cores
 #   make report      bring the run up to date, then results/report.html: every figure and the replication table
+#   make explore     the interactive explorer of results/ on http://127.0.0.1:8000 (read only)
 # Extra Snakemake arguments pass through: make reproduce ARGS="--profile profiles/slurm"
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -11,12 +12,13 @@ STAMP := $(VENV)/.aemap-installed
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: test reproduce report dryrun lint format constraints clean-results help gpu-wheels gpu-env gpu-check
+.PHONY: test reproduce report explore dryrun lint format constraints clean-results help gpu-wheels gpu-env gpu-check
 
 help:
 	@echo "make test       - create $(VENV), install, run the test suite"
 	@echo "make reproduce  - run the whole workflow (ARGS=... passes Snakemake arguments)"
 	@echo "make report     - bring the run up to date, then write results/report.html (one self-contained file)"
+	@echo "make explore    - the explorer of $(RESULTS) on http://127.0.0.1:$(PORT) (RESULTS=, PORT= to change)"
 	@echo "make dryrun     - show what the workflow would run (snakemake -n)"
 	@echo "make lint       - snakemake --lint, snakefmt --check, ruff check, ruff format --check"
 	@echo "make format     - snakefmt and ruff format (rewrites files)"
@@ -42,6 +44,11 @@ reproduce: $(STAMP)
 report: $(STAMP)
 	$(BIN)/snakemake --cores all $(ARGS)
 	$(BIN)/snakemake --report results/report.html $(ARGS)
+
+RESULTS ?= results
+PORT ?= 8000
+explore: $(STAMP)
+	$(BIN)/aemap explore $(RESULTS) --port $(PORT)
 
 dryrun: $(STAMP)
 	$(BIN)/snakemake -n --cores all $(ARGS)

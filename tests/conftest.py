@@ -164,3 +164,43 @@ def write_audiomnist_fixture(folder: Path, shared: Path, speakers=("03", "04"), 
                 names.append(name)
     shutil.copyfile(sample / "audioMNIST_meta.txt", data / "audioMNIST_meta.txt")
     return sorted(names)
+
+
+def write_importance_results(
+    root: Path, name: str = "ae", shape=(28, 28), n_dims: int = 32, classes=tuple("0123456789"), seed: int = 0
+) -> dict:
+    """A results folder with one autoencoder's permutation importance in the documented
+    formats (importance/latent_by_class.csv, importance/pixel_latent.npz, metrics.json):
+    dim d (0-based) of class c has importance (d - c) % n_dims + 1, except the last dim of
+    every class (0: unused). Returns the arrays written."""
+    import json
+
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    folder = root / name / "importance"
+    folder.mkdir(parents=True, exist_ok=True)
+    n = int(np.prod(shape))
+    signed = rng.normal(size=(n, n_dims))
+    np.savez(
+        folder / "pixel_latent.npz",
+        signed=signed,
+        importance=np.abs(signed),
+        image_shape=np.array(shape),
+        image_origin=np.array("upper"),
+    )
+    rows = []
+    for c, cname in enumerate(classes):
+        scores = np.array([float((d - c) % n_dims) + 1.0 for d in range(n_dims)])
+        scores[-1] = 0.0
+        order = np.argsort(-scores, kind="stable")
+        ranks = np.empty(n_dims, int)
+        ranks[order] = np.arange(1, n_dims + 1)
+        rows += [
+            {"class": cname, "dim": d + 1, "importance": scores[d], "std": 0.1 * scores[d], "rank": ranks[d]}
+            for d in range(n_dims)
+        ]
+    table = pd.DataFrame(rows)
+    table.to_csv(folder / "latent_by_class.csv", index=False)
+    (root / name / "metrics.json").write_text(json.dumps({"train_loss": 0.1, "test_loss": 0.1}))
+    return {"signed": signed, "table": table}

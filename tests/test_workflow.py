@@ -659,6 +659,66 @@ def test_smoke_report_holds_every_figure_and_renders_in_chromium(smoke_run, brow
     assert errors == []
 
 
+def test_smoke_explorer_in_chromium(smoke_run, browser, artifacts):
+    """`aemap explore` on the smoke run's results: every experiment opens, each
+    analysis view shows what was built and says what was not, no console error."""
+    from .test_explore import Server, open_page, shown_dims, wait_dims
+
+    work, _ = smoke_run
+    server = Server(work / "results")
+    errors = []
+    try:
+        page = open_page(browser, server.url, errors)
+        page.wait_for_selector("#heatmap-grid img")
+        # It opens on the first experiment with importance, with aim's default of 5 dims.
+        # (arumugam_dae: its permutation importance ranks pixels for sanity check 3)
+        assert page.locator("#experiment").input_value() == "arumugam_dae"
+        assert len(shown_dims(page)) == 5
+        page.select_option("#experiment", "inglis_fmnist")
+        page.wait_for_selector("text=dataset fashion_mnist (view fashion_mnist), images 28 x 28, 10 classes")
+        table = pd.read_csv(work / "results/inglis_fmnist/importance/latent_by_class.csv", dtype={"class": str})
+
+        def top5(name):
+            rows = table[(table["class"] == name) & (table["importance"] > 0)]
+            return rows.sort_values(["rank", "dim"])["dim"].head(5).tolist()
+
+        wait_dims(page, top5("T-shirt/top"))
+        assert page.locator("#class_name").input_value() == "T-shirt/top"
+        page.select_option("#class_name", "Trouser")
+        wait_dims(page, top5("Trouser"))
+        page.screenshot(path=str(artifacts / "explorer_smoke_importance.png"), full_page=True)
+        # Latent space: a view of the codes with the class highlighted.
+        page.get_by_role("tab", name="Latent space").click()
+        page.wait_for_selector("#latent img")
+        assert page.locator("#latent_view option").all_inner_texts() == ["umap"]  # smoke: fmnist runs `umap` only
+        # Saliency and corruption curves of the denoising AE.
+        page.select_option("#experiment", "arumugam_dae")
+        page.get_by_role("tab", name="Saliency").click()
+        page.wait_for_selector("img.aemap-saliency")
+        page.wait_for_selector("#corruption img")
+        assert page.locator("img.aemap-saliency").count() == 2  # the class's mean map and the overall mean
+        page.select_option("#experiment", "note_mnist_2d")
+        page.get_by_role("tab", name="Importance").click()
+        page.wait_for_selector("text=No permutation importance")
+        page.get_by_role("tab", name="Latent space").click()
+        page.wait_for_selector("#latent img")
+        assert page.locator("#latent_view option").all_inner_texts() == ["pca", "tsne", "umap", "std"]
+        # A classifier: the attribution visualisations, one row per perturbation.
+        page.select_option("#experiment", "arumugam_cnn")
+        page.get_by_role("tab", name="Attribution").click()
+        page.wait_for_selector(".aemap-attribution img")
+        header = page.locator(".aemap-attribution th").all_inner_texts()
+        assert header[1:9] == ["input", "attribution", "none", "blur", "constant", "gaussian", "fractal", "pyramid"]
+        assert page.locator(".aemap-attribution tbody tr").count() == 1  # smoke: one image per class
+        assert page.locator(".aemap-attribution tbody img").count() == 2 + 6  # input, map, every perturbation
+        page.screenshot(path=str(artifacts / "explorer_smoke_attribution.png"), full_page=True)
+        page.get_by_role("tab", name="Importance").click()
+        page.wait_for_selector("text=is a classifier")
+    finally:
+        server.stop()
+    assert errors == []
+
+
 def test_smoke_rerun_is_byte_identical(smoke_run):
     work, args = smoke_run
     outputs = sorted((work / "results/prepared").glob("*")) + sorted((work / "results/spectrograms").glob("*"))

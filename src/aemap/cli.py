@@ -1,5 +1,6 @@
-"""Command line: ``aemap manifest`` (write a file manifest for the registry) and
-``aemap fetch`` (download and verify one registry source without Snakemake)."""
+"""Command line: ``aemap manifest`` (write a file manifest for the registry),
+``aemap fetch`` (download and verify one registry source without Snakemake) and
+``aemap explore`` (the interactive explorer of a results folder)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--registry", default=None, help=f"dataset registry (default: {DEFAULT_REGISTRY})")
     f.add_argument("--mirror", default=None, help="folder or base URL; default $AEMAP_DATA_MIRROR")
 
+    e = sub.add_parser("explore", help="the interactive explorer of a results folder (read only)")
+    e.add_argument("results", nargs="?", default="results", help="results folder (default: results)")
+    e.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    e.add_argument("--port", type=int, default=8000)
+
     args = parser.parse_args(argv)
+    if args.command == "explore":
+        return explore(args.results, args.host, args.port)
     try:
         if args.command == "manifest":
             n = write_manifest(args.folder, args.output, args.pattern)
@@ -45,6 +53,39 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aemap {args.command}: {err}", file=sys.stderr)
         return 1
     print(f"{args.source}: fetched from {where} into {args.dest}")
+    return 0
+
+
+def host_warning(host: str) -> str | None:
+    """Why binding ``host`` deserves a warning (None for this machine only)."""
+    if host in ("127.0.0.1", "localhost", "::1"):
+        return None
+    return (
+        f"binding {host} makes the explorer reachable from other machines; "
+        "it serves everything in the results folder to anyone who can connect"
+    )
+
+
+def explore(results: str, host: str, port: int) -> int:
+    """Start the explorer on ``results``; binds ``host`` (loopback unless asked)."""
+    folder = Path(results)
+    if not folder.is_dir():
+        print(
+            f"aemap explore: no results folder at {folder} (run `make reproduce` first, or name the folder)",
+            file=sys.stderr,
+        )
+        return 1
+    warning = host_warning(host)
+    if warning:
+        print(f"aemap explore: warning: {warning}", file=sys.stderr)
+    from shiny import run_app
+
+    from aemap.explore.app import create_app
+
+    app = create_app(folder)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    print(f"aemap explorer of {folder.resolve()}: http://{shown}:{port}  (Ctrl-C stops it)", flush=True)
+    run_app(app, host=host, port=port, launch_browser=False, dev_mode=False, log_level="warning", app_dir=None)
     return 0
 
 
