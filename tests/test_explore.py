@@ -57,6 +57,15 @@ def test_paths_outside_the_folder_are_refused(tmp_path):
     with pytest.raises(UnsafePath, match="leads outside"):
         folder.path("exp", "out")
     assert not folder.has("..", "secret.txt")
+    # Names come from the browser: only listed experiments, views and layers are read.
+    explorer = Explorer(root)
+    for name in ("..", "../results/exp", "/etc"):
+        with pytest.raises(UnsafePath, match="is not an experiment"):
+            explorer.describe(name)
+    with pytest.raises(UnsafePath, match="is not a latent view"):
+        explorer.latent_view("exp", "../../secret")
+    with pytest.raises(UnsafePath, match="is not an attribution layer"):
+        explorer.attribution_inputs("exp", "..")
 
 
 def test_experiments_are_folders_with_results_only(tmp_path):

@@ -171,6 +171,8 @@ class Explorer:
 
     def describe(self, name: str) -> ExperimentInfo:
         folder = self.folder
+        if name not in folder.experiments():  # the browser sends names: only listed ones are read
+            raise UnsafePath(f"{name!r} is not an experiment of {folder.root}")
         metrics = folder.json(name, "metrics.json") if folder.has(name, "metrics.json") else {}
         analyses = {}
         for analysis, (marker, _, _) in ANALYSIS_FILES.items():
@@ -267,6 +269,8 @@ class Explorer:
         )
 
     def attribution_inputs(self, name: str, layer: str) -> dict[str, np.ndarray]:
+        if layer not in self.attribution_layers(name):
+            raise UnsafePath(f"{layer!r} is not an attribution layer of {name}")
         return self.folder.npz(
             name,
             "attribution",
