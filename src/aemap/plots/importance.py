@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import colors, ticker
 
-from aemap.plots.style import new_figure, save_figure
+from aemap.plots.style import new_figure, save_figure, scatter_by_class
 
 DIVERGING_CMAP = "bwr"  # blue (negative) - white - red (positive), as the paper
 
@@ -78,32 +78,7 @@ def plot_umap(
     """2-D UMAP of the test encodings, one colour per class, labels at the class medians."""
     fig = new_figure(5.5, 4.8)
     ax = fig.subplots()
-    cmap = "tab10" if len(classes) <= 10 else "tab20"
-    ax.scatter(
-        embedding[:, 0],
-        embedding[:, 1],
-        c=y,
-        cmap=cmap,
-        vmin=0,
-        vmax=max(len(classes) - 1, 1),
-        s=3,
-        alpha=0.6,
-        linewidths=0,
-    )
-    for c, name in enumerate(classes):
-        members = embedding[y == c]
-        if len(members):
-            cx, cy = np.median(members, axis=0)
-            ax.text(
-                cx,
-                cy,
-                name,
-                ha="center",
-                va="center",
-                fontsize=9,
-                weight="bold",
-                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.7, "lw": 0},
-            )
+    scatter_by_class(ax, embedding, y, classes, size=3, fontsize=9)
     ax.set_xlabel("UMAP 1")
     ax.set_ylabel("UMAP 2")
     ax.set_xticks([])

@@ -7,39 +7,13 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import matplotlib
 import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.patches import Rectangle
 
 from aemap.plots.data import _cmap
 from aemap.plots.importance import DIVERGING_CMAP
-from aemap.plots.style import new_figure, save_figure
-
-
-def _class_colours(n: int):
-    return matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
-
-
-def _scatter_by_class(ax, xy: np.ndarray, y: np.ndarray, classes: Sequence[str], size: float = 3.0) -> None:
-    """Points coloured by class, each class's name at its median."""
-    cmap = _class_colours(len(classes))
-    colours = cmap(np.asarray(y) % cmap.N)
-    ax.scatter(xy[:, 0], xy[:, 1], c=colours, s=size, alpha=0.6, linewidths=0, rasterized=True)
-    for c, name in enumerate(classes):
-        members = xy[np.asarray(y) == c]
-        if len(members):
-            cx, cy = np.median(members, axis=0)
-            ax.text(
-                cx,
-                cy,
-                name,
-                ha="center",
-                va="center",
-                fontsize=8,
-                weight="bold",
-                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.7, "lw": 0},
-            )
+from aemap.plots.style import class_colours, new_figure, save_figure, scatter_by_class
 
 
 def plot_latent_views(
@@ -59,7 +33,7 @@ def plot_latent_views(
     fig = new_figure(4.2 * cols, 3.9 * rows)
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
     for ax, view in zip(axes, views, strict=False):
-        _scatter_by_class(ax, view["embedding"], view["y"], classes)
+        scatter_by_class(ax, view["embedding"], view["y"], classes)
         ax.set_title(str(view["title"]))
         ax.set_xlabel(str(view["x_label"]))
         ax.set_ylabel(str(view["y_label"]))
@@ -97,7 +71,7 @@ def plot_latent_grid(
             mosaic[j * (h + 1) : j * (h + 1) + h, i * (w + 1) : i * (w + 1) + w] = tile
     fig = new_figure(10.0, 4.8)
     left, right = fig.subplots(1, 2, width_ratios=[1, 1.05])
-    _scatter_by_class(left, codes, y, classes, size=4)
+    scatter_by_class(left, codes, y, classes, size=4)
     span = Rectangle((axis1[0], axis2[0]), axis1[-1] - axis1[0], axis2[-1] - axis2[0], fill=False, ls="--", lw=0.8)
     left.add_patch(span)
     left.set_xlabel("latent dim 1")
@@ -175,7 +149,7 @@ def plot_error_by_class(
     order = sorted(present, key=lambda c: -float(np.median(groups[c])))
     fig = new_figure(max(4.5, 0.55 * len(order) + 1.5), 3.6)
     ax = fig.subplots()
-    cmap = _class_colours(len(classes))
+    cmap = class_colours(len(classes))
     parts = ax.violinplot([groups[c] for c in order], showmedians=True, showextrema=False)
     for body, c in zip(parts["bodies"], order, strict=True):
         body.set_facecolor(cmap(c % cmap.N))

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # figures are files; no display needed (or present on clusters)
 import matplotlib.pyplot as plt  # noqa: E402
@@ -26,6 +27,24 @@ RC = {
 }
 IMAGE_CMAP = "gray_r"  # ink dark on white, as the papers print digits
 SPECTROGRAM_CMAP = "magma"
+
+
+def class_colours(n: int):
+    """The qualitative colour map for ``n`` classes."""
+    return matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
+
+
+def scatter_by_class(ax, xy, y, classes, size: float = 3.0, fontsize: float = 8) -> None:
+    """2-D points coloured by class, each class's name at the median of its points."""
+    y = np.asarray(y)
+    cmap = class_colours(len(classes))
+    ax.scatter(xy[:, 0], xy[:, 1], c=cmap(y % cmap.N), s=size, alpha=0.6, linewidths=0, rasterized=True)
+    for c, name in enumerate(classes):
+        members = xy[y == c]
+        if len(members):
+            cx, cy = np.median(members, axis=0)
+            box = {"boxstyle": "round,pad=0.15", "fc": "white", "alpha": 0.7, "lw": 0}
+            ax.text(cx, cy, name, ha="center", va="center", fontsize=fontsize, weight="bold", bbox=box)
 
 
 def new_figure(width: float, height: float):
