@@ -238,3 +238,28 @@ def test_papers_values_agree_with_the_configs_reported_entries():
     assert by_id["arumugam-cnn-accuracy"].expected["value"] == cnn["test_accuracy"]
     most = dict(map(tuple, config["sanity"]["corruption"]["reported"]["most"]))
     assert by_id["arumugam-corruption-most-30"].expected["value"] == most[0.3]
+
+
+def test_result_tables_page_shortens_long_tables_readably(tmp_path):
+    from aemap.tables import tables_html
+
+    exp = tmp_path / "e"
+    (exp / "importance").mkdir(parents=True)
+    (exp / "metrics.json").write_text(
+        json.dumps({"test_loss": 0.1234567, "versions": {"torch": "x"}, "data": {"bytes": 5}})
+    )
+    rows = [
+        {"class": c, "dim": d, "importance": float(d if c == "a" else 10 - d), "std": 0.0, "rank": 0}
+        for c in "ab"
+        for d in range(1, 9)
+    ]
+    table = pd.DataFrame(rows)
+    table["rank"] = table.groupby("class")["importance"].rank(ascending=False, method="first").astype(int)
+    table.to_csv(exp / "importance" / "latent_by_class.csv", index=False)
+    pd.DataFrame({"x": range(100)}).to_csv(exp / "long.csv", index=False)
+    files = [str(exp / "metrics.json"), str(exp / "importance" / "latent_by_class.csv"), str(exp / "long.csv")]
+    page = tables_html({"e": files})
+    assert "<td>0.123457</td>" in page and "torch" not in page and "data.bytes" in page
+    assert "dim 8 (8)" in page.split("<td>a</td>")[1].split("</tr>")[0]  # class a's top dim first
+    assert "dim 1 (9)" in page.split("<td>b</td>")[1].split("</tr>")[0]
+    assert "the first 60 of 100 rows" in page and page.count("<tr>") < 100

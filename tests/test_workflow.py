@@ -149,6 +149,7 @@ def expected_jobs(config: dict) -> dict[str, int]:
         "plot_note_anomaly_roc": len(with_("anomaly")),
         "plot_note_encoder_weights": len(with_("encoder_weights")),
         "build_replication_table": 1,
+        "render_result_tables": 1,
     }
 
 
@@ -592,6 +593,25 @@ def test_smoke_replication_table_answers_every_claim(smoke_run):
     assert "<table>" in (work / "results/replication.html").read_text()
 
 
+def test_smoke_result_tables_hold_every_table_of_the_run(smoke_run):
+    work, _ = smoke_run
+    page = (work / "results/tables.html").read_text()
+    for experiment in CONFIG["run"]:
+        assert f'<h3 id="{experiment}">' in page, experiment
+        assert f'data-file="results/{experiment}/metrics.json"' in page
+    for table in (
+        "inglis_mnist01/anomaly/auc.json",
+        "inglis_mnist01/reconstruction/errors_by_class.csv",
+        "inglis_fmnist/importance/latent_by_class.csv",
+        "arumugam_dae/sanity/corruption.csv",
+        "arumugam_dae/sanity/single_class.csv",
+        "arumugam_dae/sanity/translation.json",
+        "arumugam_cnn/attribution/ablation.csv",
+        "inglis_fmnist/attribution/inglis_comparison.csv",
+    ):
+        assert f'data-file="results/{table}"' in page, table
+
+
 def test_smoke_report_holds_every_figure_and_renders_in_chromium(smoke_run, browser, artifacts):
     """`make report`'s second step on the smoke run: one self-contained HTML file with
     every figure rule all built and the replication table, rendered by Chromium
@@ -601,7 +621,7 @@ def test_smoke_report_holds_every_figure_and_renders_in_chromium(smoke_run, brow
     result = snakemake("--report", str(report), *args, cwd=work)
     assert result.returncode == 0, result.stderr[-3000:]
     built = {p.relative_to(work).as_posix() for p in (work / "results/figures").rglob("*.png")}
-    built.add("results/replication.html")
+    built |= {"results/replication.html", "results/tables.html"}
     errors = []
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -618,7 +638,7 @@ def test_smoke_report_holds_every_figure_and_renders_in_chromium(smoke_run, brow
     # One category per paper (and the note), a subcategory per experiment.
     assert sorted(categories) == sorted(
         [
-            "1. Replication: the papers' claims against ours",
+            "1. Replication and result tables",
             "2. Data and models",
             "3. Inglis et al.: permutation importance",
             "4. Arumugam & Kiran: saliency and sanity checks",

@@ -191,7 +191,7 @@ wildcard_constraints:
 # Report categories: one per paper (and one for the visualisation note), each
 # experiment a subcategory; the order of the keys is the order in the report.
 CATEGORY = {
-    "replication": "1. Replication: the papers' claims against ours",
+    "replication": "1. Replication and result tables",
     "data": "2. Data and models",
     "inglis": "3. Inglis et al.: permutation importance",
     "arumugam": "4. Arumugam & Kiran: saliency and sanity checks",
@@ -498,6 +498,29 @@ def get_replication_inputs(wildcards):
     return sorted(files)
 
 
+def result_tables(exp):
+    """The tables an experiment's analyses write, in the order the report shows them."""
+    tables = [f"results/{exp}/metrics.json"]
+    if has(exp, "importance"):
+        tables.append(f"results/{exp}/importance/latent_by_class.csv")
+    if has(exp, "reconstruction_error"):
+        tables.append(f"results/{exp}/reconstruction/errors_by_class.csv")
+    if has(exp, "anomaly"):
+        tables.append(f"results/{exp}/anomaly/auc.json")
+    if has(exp, "sanity"):
+        tables += [t for t in get_sanity_outputs(exp) if not t.endswith(".png")]
+    if has(exp, "attribution"):
+        tables.append(f"results/{exp}/attribution/ablation.csv")
+        if is_autoencoder(exp):
+            tables.append(f"results/{exp}/attribution/inglis_comparison.csv")
+    return tables
+
+
+def get_result_tables(wildcards=None):
+    """{experiment: its tables} for every experiment of `run`."""
+    return {exp: result_tables(exp) for exp in config["run"]}
+
+
 def get_final_outputs():
     """Everything `rule all` builds for the experiments in `run`."""
     targets = []
@@ -514,4 +537,6 @@ def get_final_outputs():
         targets.extend(get_analysis_outputs(exp))
     if replication_claims_run():
         targets += REPLICATION_OUTPUTS
+    if config["run"]:
+        targets.append("results/tables.html")
     return sorted(set(targets))

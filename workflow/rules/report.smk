@@ -23,3 +23,26 @@ rule build_replication_table:
         facts=_replication_facts(),
     script:
         "../scripts/build_replication_table.py"
+
+
+# Every result table of the run in one page for the report (the files keep everything).
+rule render_result_tables:
+    input:
+        lambda w: [t for tables in get_result_tables().values() for t in tables],
+    output:
+        html=report(
+            "results/tables.html",
+            caption="../report/tables.rst",
+            category=CATEGORY["replication"],
+            subcategory="all experiments",
+        ),
+    log:
+        "logs/render_result_tables/all.log",
+    benchmark:
+        "benchmarks/render_result_tables/all.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        tables=get_result_tables(),
+    script:
+        "../scripts/render_result_tables.py"
