@@ -107,7 +107,7 @@ def anomaly_summary(normal: np.ndarray, unseen: np.ndarray, unseen_names: np.nda
     and the AUC of each unseen class against the same normal items."""
     fpr, tpr, thresholds = roc_curve(normal, unseen)
     unseen_names = np.asarray(unseen_names)
-    per_class = {str(c): roc_auc(normal, unseen[unseen_names == c]) for c in dict.fromkeys(unseen_names.tolist())}
+    per_class = {str(c): roc_auc(normal, unseen[unseen_names == c]) for c in sorted(set(unseen_names.tolist()))}
     return {
         "auc": roc_auc(normal, unseen),
         "per_class_auc": per_class,
