@@ -20,7 +20,7 @@ from aemap.compute import cuda_config_error
 from aemap.data.audio import SpectrogramConfigError
 from aemap.data.stages import spectrogram_params
 from aemap.schema import check, load_schema
-from aemap.replication import claim_files, is_runnable, load_claims
+from aemap.replication import CLAIMS_FILE, claim_files, is_runnable, load_claims
 
 # Our check first: it names every offending key by its dotted path. Snakemake's
 # validate then fills in the schema's defaults.

@@ -3,7 +3,10 @@
 # holds an experiment a claim is about; `make report` puts it first in the report.
 rule build_replication_table:
     input:
-        get_replication_inputs,
+        # The claims too: editing aemap/claims.yaml rebuilds the table (relative: a
+        # moved checkout reruns nothing).
+        claims=os.path.relpath(CLAIMS_FILE),
+        results=get_replication_inputs,
     output:
         csv="results/replication.csv",
         md="results/replication.md",
