@@ -119,6 +119,14 @@ def test_tsne_keeps_separated_clusters_apart_and_is_deterministic():
         latent_view("mds", z, params)
 
 
+def test_umap_is_seeded():
+    rng = np.random.default_rng(6)
+    z = rng.normal(size=(60, 5))
+    params = {"seed": 3, "umap": {"n_neighbors": 5, "min_dist": 0.1}}
+    first = latent_view("umap", z, params).embedding
+    assert first.shape == (60, 2) and np.array_equal(first, latent_view("umap", z, params).embedding)
+
+
 def test_latent_grid_spans_the_quantile_range():
     rng = np.random.default_rng(3)
     codes = np.c_[rng.uniform(0, 10, 1000), rng.uniform(-5, -1, 1000)]

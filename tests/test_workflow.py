@@ -425,7 +425,8 @@ def test_smoke_permutation_importance_outputs(smoke_run, experiment):
     assert "Top 3 dimensions per class" in (folder / "summary.md").read_text()
     figures = sorted((work / "results" / "figures" / experiment / "importance").glob("*.png"))
     assert len(figures) == len(data["classes"])  # one figure for every class
-    assert (work / "results" / "figures" / experiment / "umap.png").stat().st_size > 5000
+    if experiment in ("inglis_mnist01", "inglis_fmnist", "inglis_fsdd"):  # tests/smoke.yaml: UMAP on these
+        assert (work / "results" / "figures" / experiment / "umap.png").stat().st_size > 5000
 
 
 def test_smoke_saliency_outputs(smoke_run):
@@ -750,7 +751,9 @@ def test_smoke_rerun_is_byte_identical(smoke_run):
     outputs += sorted((work / "results").glob("*/attribution/*.csv"))
     outputs += sorted((work / "results").glob("*/attribution/*/*.npz"))
     outputs += sorted((work / "results").glob("*/saliency/maps.npz"))
-    outputs += sorted((work / "results").glob("*/latent/*.npz")) + sorted((work / "results").glob("*/anomaly/*"))
+    # (The latent views are left out to keep CI short: t-SNE and UMAP are seeded and their
+    # determinism is a unit test, tests/test_note.py.)
+    outputs += sorted((work / "results").glob("*/anomaly/*"))
     outputs += sorted((work / "results").glob("*/reconstruction/*")) + sorted((work / "results").glob("replication.*"))
     before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in outputs}
     rules = (
@@ -759,7 +762,6 @@ def test_smoke_rerun_is_byte_identical(smoke_run):
         "train_model",
         "reconstruct_examples",
         "compute_permutation_importance",
-        "embed_latent_space",
         "decode_latent_grid",
         "compute_reconstruction_errors",
         "score_anomalies",
@@ -871,6 +873,9 @@ def test_own_data_and_models_by_config_and_adding_reruns_nothing_else(tmp_path, 
     (work / "overlay.yaml").write_text(yaml.safe_dump(overlay))
     configs = ("--configfile", "base.yaml", "overlay.yaml")
     outputs = _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, cwd=work))
+    # The page of all result tables is of the whole run: it gains the new experiment's tables.
+    assert "results/tables.html" in outputs
+    outputs.remove("results/tables.html")
     assert outputs and all("view_b" in o or "mine_cnn" in o for o in outputs), outputs
     assert any("results/mine_cnn/model.pt" in o for o in outputs)
     result = snakemake("--cores", "2", *configs, cwd=work)
