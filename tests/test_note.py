@@ -15,6 +15,7 @@ import aemap.plots.note as plots_note
 from aemap.explain.embedding import latent_grid, latent_view, pca_view, std_view, stratified_sample, tsne_view
 from aemap.explain.reconstruction import (
     anomaly_summary,
+    errors_by_class,
     examples_per_class,
     reconstruction_errors,
     roc_auc,
@@ -202,6 +203,10 @@ def test_unseen_rows_and_per_class_auc():
     assert summary["per_class_auc"] == {"2": 1.0, "3": 0.0}
     assert summary["auc"] == pytest.approx(4 / 6)
     assert examples_per_class(np.array([1, 0, 1, 0, 1]), 2).tolist() == [1, 3, 0, 2]
+    table = errors_by_class(np.array([1.0, 3.0, 5.0]), np.array([0, 0, 2]), ["a", "b", "c"])
+    assert (
+        table["class"].tolist() == ["a", "c"] and table["mean"].tolist() == [2.0, 5.0] and table["n"].tolist() == [2, 1]
+    )
 
 
 def test_an_autoencoder_of_two_classes_scores_an_unseen_class_higher():

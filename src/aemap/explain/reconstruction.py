@@ -11,6 +11,7 @@ behind them, and are checked against hand-worked cases in the tests.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -115,3 +116,22 @@ def anomaly_summary(normal: np.ndarray, unseen: np.ndarray, unseen_names: np.nda
         "tpr": tpr,
         "thresholds": thresholds,
     }
+
+
+def errors_by_class(errors: np.ndarray, y: np.ndarray, classes: list[str]) -> pd.DataFrame:
+    """Per class present: n, mean, sd, median and 90th percentile of the per-image error."""
+    rows = []
+    for c, name in enumerate(classes):
+        e = np.asarray(errors)[np.asarray(y) == c]
+        if len(e):
+            rows.append(
+                {
+                    "class": name,
+                    "n": len(e),
+                    "mean": e.mean(),
+                    "sd": e.std(),
+                    "median": np.median(e),
+                    "q90": np.quantile(e, 0.9),
+                }
+            )
+    return pd.DataFrame(rows)
