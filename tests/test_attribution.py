@@ -257,6 +257,27 @@ def test_same_seed_gives_identical_bytes_and_another_seed_does_not():
     assert all(p.requires_grad for p in model.parameters())  # weights are frozen only during the run
 
 
+def test_channels_last_gives_the_plain_layouts_values_and_leaves_the_weights_as_they_were():
+    model = _sharp_cnn()
+    layer = resolve_layer(model, "conv2")
+    before = [(p.data_ptr(), p.stride()) for p in model.parameters()]
+    r = torch.rand(3, 64, 14, 14)
+    beta = torch.tensor([0.2, 0.3, 0.4])
+    runs = {
+        fmt: visualise(model, layer, (28, 28), r, beta, "pyramid", OptimiseSettings(steps=4, memory_format=fmt))
+        for fmt in ("contiguous", "channels_last", "auto")
+    }
+    # Same noise and transformations; only the float summation order differs.
+    for field in ("x", "mask", "composite", "objective"):
+        np.testing.assert_allclose(
+            getattr(runs["channels_last"], field), getattr(runs["contiguous"], field), rtol=1e-4, atol=1e-5
+        )
+        assert getattr(runs["auto"], field).tobytes() == getattr(runs["channels_last"], field).tobytes()  # CPU
+    assert [(p.data_ptr(), p.stride()) for p in model.parameters()] == before
+    with pytest.raises(ValueError, match="memory_format"):
+        visualise(model, layer, (28, 28), r, beta, "none", OptimiseSettings(steps=1, memory_format="nhwc"))
+
+
 def test_chunks_of_the_memory_budget_give_the_same_shapes_and_valid_images():
     model = _sharp_cnn()
     layer = resolve_layer(model, "conv1")
