@@ -883,6 +883,12 @@ def test_own_data_and_models_by_config_and_adding_reruns_nothing_else(tmp_path, 
     assert (work / "results/figures/mine_cnn/training_curves.png").is_file()
     assert _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, cwd=work)) == []
 
+    # Changing how visualisations are optimised reruns them, not the integrated gradients before them.
+    (work / "lr.yaml").write_text(yaml.safe_dump({"attribution": {"optimise": {"lr": 0.02}}}))
+    outputs = _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, "lr.yaml", cwd=work))
+    assert any(o.endswith("mine_cnn/attribution/conv2/pyramid.npz") for o in outputs), outputs
+    assert not any(o.endswith("attributions.npz") or "model.pt" in o for o in outputs), outputs
+
     # Moving one user dataset reruns its own chain only, not the other's.
     (work / "mine_a").rename(work / "moved_a")
     (work / "moved.yaml").write_text(yaml.safe_dump({"data": {"datasets": {"digits_a": {"path": "moved_a"}}}}))

@@ -19,7 +19,7 @@ rule compute_neuron_attributions:
     resources:
         gpu=GPU_PER_JOB,
     params:
-        attribution=get_attribution_params,
+        attribution=get_neuron_attribution_params,
         device=config["compute"]["device"],
     script:
         "../scripts/compute_neuron_attributions.py"

@@ -353,6 +353,21 @@ def get_attribution_params(wildcards):
     return params
 
 
+# Keys only the visualisations read: a change to them reruns no integrated gradients.
+VISUALISATION_ONLY_KEYS = ("preset", "presets", "optimise", "transforms", "perturbation", "metrics")
+
+
+def get_neuron_attribution_params(wildcards):
+    """The attribution block the integrated-gradients job uses: no
+    optimisation, transformation, perturbation or metric settings, so that
+    changing how visualisations are optimised or scored reruns only them."""
+    return {
+        k: v
+        for k, v in get_attribution_params(wildcards).items()
+        if k not in VISUALISATION_ONLY_KEYS
+    }
+
+
 def attribution_layers(exp):
     """Layers attributed for `exp`: the entry's, else the model's default layers."""
     entry = attribution_entry(exp)
