@@ -354,7 +354,14 @@ def get_attribution_params(wildcards):
 
 
 # Keys only the visualisations read: a change to them reruns no integrated gradients.
-VISUALISATION_ONLY_KEYS = ("preset", "presets", "optimise", "transforms", "perturbation", "metrics")
+VISUALISATION_ONLY_KEYS = (
+    "preset",
+    "presets",
+    "optimise",
+    "transforms",
+    "perturbation",
+    "metrics",
+)
 
 
 def get_neuron_attribution_params(wildcards):
