@@ -278,6 +278,29 @@ def test_channels_last_gives_the_plain_layouts_values_and_leaves_the_weights_as_
         visualise(model, layer, (28, 28), r, beta, "none", OptimiseSettings(steps=1, memory_format="nhwc"))
 
 
+class ViewNet(nn.Module):
+    """Flattens a feature map with .view() before the attributed layer, as much user code does."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.dense = nn.Linear(4 * 28 * 28, 8)
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        a = self.conv(x.reshape(-1, 1, 28, 28))
+        return self.act(self.dense(a.view(len(a), -1)))
+
+
+def test_a_network_that_views_a_feature_map_is_told_the_setting_that_avoids_it():
+    net = ViewNet().eval()
+    r, beta = torch.rand(2, 8), torch.full((2,), 0.3)
+    with pytest.raises(RuntimeError, match="memory_format: contiguous"):
+        visualise(net, net.act, (28, 28), r, beta, "constant", OptimiseSettings(steps=1))
+    vis = visualise(net, net.act, (28, 28), r, beta, "constant", OptimiseSettings(steps=2, memory_format="contiguous"))
+    assert vis.x.shape == (2, 28, 28)
+
+
 def test_chunks_of_the_memory_budget_give_the_same_shapes_and_valid_images():
     model = _sharp_cnn()
     layer = resolve_layer(model, "conv1")

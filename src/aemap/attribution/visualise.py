@@ -190,6 +190,21 @@ def channels_last(module: object, enabled: bool) -> Iterator[None]:
             p.data = data
 
 
+@contextlib.contextmanager
+def _layout_hint(fast_layout: bool) -> Iterator[None]:
+    """A network that calls ``Tensor.view`` on a feature map cannot take the
+    channels-last layout: say which setting avoids it."""
+    try:
+        yield
+    except RuntimeError as err:
+        if fast_layout and "view size is not compatible" in str(err):
+            raise RuntimeError(
+                f"{err}\nThe network reshapes a feature map with .view(), which the channels-last layout "
+                "does not allow: set attribution.optimise.memory_format: contiguous (or use .reshape)."
+            ) from err
+        raise
+
+
 def chunk_size(per_item: int, s: OptimiseSettings) -> int:
     return max(1, min(s.max_batch, int(s.memory_budget_mb * 2**20 // max(per_item, 1))))
 
@@ -218,7 +233,7 @@ def visualise(
     size = chunk_size(per_item, s)
     parts = []
     fast_layout = _uses_channels_last(forward, device, s.memory_format)
-    with frozen(forward), channels_last(forward, fast_layout):
+    with frozen(forward), channels_last(forward, fast_layout), _layout_hint(fast_layout):
         for start in range(0, n, size):
             sl = slice(start, min(n, start + size))
             parts.append(
