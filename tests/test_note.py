@@ -202,6 +202,10 @@ def test_unseen_rows_and_per_class_auc():
     summary = anomaly_summary(np.array([0.1, 0.2]), np.array([0.5, 0.05, 0.6]), np.array(["2", "3", "2"]))
     assert summary["per_class_auc"] == {"2": 1.0, "3": 0.0}
     assert summary["auc"] == pytest.approx(4 / 6)
+    in_label_order = anomaly_summary(
+        np.array([0.1]), np.array([0.5, 0.05]), np.array(["Trouser", "Bag"]), ["Trouser", "Bag"]
+    )
+    assert list(in_label_order["per_class_auc"]) == ["Trouser", "Bag"]
     assert examples_per_class(np.array([1, 0, 1, 0, 1]), 2).tolist() == [1, 3, 0, 2]
     table = errors_by_class(np.array([1.0, 3.0, 5.0]), np.array([0, 0, 2]), ["a", "b", "c"])
     assert (

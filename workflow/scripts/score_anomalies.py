@@ -32,7 +32,7 @@ if len(rows) == 0:
 normal_err, _ = reconstruction_errors(model, normal["x_test"], metric)
 unseen_err, _ = reconstruction_errors(model, other["x_test"][rows], metric)
 unseen_labels = np.array([other_classes[c] for c in other["y_test"][rows]])
-summary = anomaly_summary(normal_err, unseen_err, unseen_labels)
+summary = anomaly_summary(normal_err, unseen_err, unseen_labels, order=unseen_names)
 log.info("%d normal, %d unseen (%s); AUC %.4f", len(normal_err), len(rows), ", ".join(unseen_names), summary["auc"])
 roc = pd.DataFrame({"threshold": summary["thresholds"], "fpr": summary["fpr"], "tpr": summary["tpr"]})
 with atomic_path(sm.output.roc) as tmp:

@@ -277,7 +277,7 @@ def _visualise_chunk(
     opt = torch.optim.Adam([param.param], lr=s.lr)
     # R_l in the activations' own layout (channels-last feature maps when
     # fast_layout): its product's gradient then flows back without copies.
-    r = attributions.reshape((n, *attributions.shape[1:]))
+    r = attributions
     if fast_layout and r.dim() == 4:
         r = r.to(memory_format=torch.channels_last)
     item_dims = tuple(range(1, r.dim()))

@@ -103,12 +103,16 @@ def unseen_rows(trained_classes: list[str], classes: list[str], y: np.ndarray) -
     return rows, [str(classes[i]) for i in present]
 
 
-def anomaly_summary(normal: np.ndarray, unseen: np.ndarray, unseen_names: np.ndarray) -> dict[str, object]:
+def anomaly_summary(
+    normal: np.ndarray, unseen: np.ndarray, unseen_names: np.ndarray, order: list[str] | None = None
+) -> dict[str, object]:
     """The ROC of the error as a score (unseen = positive) over all unseen items,
-    and the AUC of each unseen class against the same normal items."""
+    and the AUC of each unseen class against the same normal items, the classes
+    in ``order`` (their label order, as ``unseen_rows`` gives it; else sorted)."""
     fpr, tpr, thresholds = roc_curve(normal, unseen)
     unseen_names = np.asarray(unseen_names)
-    per_class = {str(c): roc_auc(normal, unseen[unseen_names == c]) for c in sorted(set(unseen_names.tolist()))}
+    names = order if order is not None else sorted(set(unseen_names.tolist()))
+    per_class = {str(c): roc_auc(normal, unseen[unseen_names == c]) for c in names}
     return {
         "auc": roc_auc(normal, unseen),
         "per_class_auc": per_class,
@@ -120,9 +124,10 @@ def anomaly_summary(normal: np.ndarray, unseen: np.ndarray, unseen_names: np.nda
 
 def errors_by_class(errors: np.ndarray, y: np.ndarray, classes: list[str]) -> pd.DataFrame:
     """Per class present: n, mean, sd, median and 90th percentile of the per-image error."""
+    errors, y = np.asarray(errors), np.asarray(y)
     rows = []
     for c, name in enumerate(classes):
-        e = np.asarray(errors)[np.asarray(y) == c]
+        e = errors[y == c]
         if len(e):
             rows.append(
                 {

@@ -199,7 +199,7 @@ def plot_anomaly_roc(
     hist.set_ylabel("density")
     hist.legend(fontsize=7)
     hist.set_title("score distributions")
-    names = sorted(per_class_auc)
+    names = list(per_class_auc)  # in the order given: the classes' label order
     values = [per_class_auc[k] for k in names]
     bars.bar(np.arange(len(names)), values, color="C3", alpha=0.8)
     bars.axhline(0.5, ls=":", color="0.5", lw=0.8)
