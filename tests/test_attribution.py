@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from aemap.attribution.layers import LayerError, head, named_layers, resolve_layer, trunk
@@ -19,7 +22,7 @@ from aemap.attribution.noise import FractalNoise, expected_sd, pyramid_parameter
 from aemap.attribution.otsu import FlatMapError, otsu_beta
 from aemap.attribution.perturb import PERTURBATIONS, Perturbation, select_level
 from aemap.attribution.stage import select_autoencoder_items, select_classifier_items
-from aemap.attribution.transforms import TransformSettings, apply_transforms
+from aemap.attribution.transforms import TransformSettings, affine_grid, apply_transforms, random_affine
 from aemap.attribution.visualise import OptimiseSettings, visualise
 from aemap.data.idx import read_idx
 from aemap.models.networks import ConvClassifier, DenseAutoencoder
@@ -183,7 +186,7 @@ def test_perturbations_are_named_as_the_paper():
 # --- transforms -----------------------------------------------------------------------------------------
 
 
-def test_transforms_identity_and_integer_shift():
+def test_transforms_identity_and_disabled():
     x = torch.rand(2, 1, 28, 28)
     ident = TransformSettings(jitter1_px=0, scale=(1, 1), rotate_deg=0, shear_deg=0, jitter2_px=0)
     np.testing.assert_allclose(apply_transforms(x, ident, torch.Generator().manual_seed(0)), x, atol=1e-5)
@@ -191,6 +194,34 @@ def test_transforms_identity_and_integer_shift():
     assert apply_transforms(x, disabled, None) is x
     out = apply_transforms(x, TransformSettings(), torch.Generator().manual_seed(0))
     assert out.shape == x.shape and not torch.allclose(out, x)
+
+
+def test_transforms_closed_form_matches_the_composed_matrices():
+    """The closed-form inverse against the map built as products of the
+    scale, rotation and shear matrices and inverted numerically; the
+    broadcast grid against PyTorch's affine_grid."""
+    s = TransformSettings(jitter1_px=3.0, scale=(0.7, 1.4), rotate_deg=40.0, shear_deg=15.0, jitter2_px=2.0)
+    n, h, w = 50, 28, 20
+    theta = random_affine(n, (h, w), s, torch.Generator().manual_seed(1))
+    # The same uniform draws: jitter1 (x, y), jitter2 (x, y), scale, angle, shear angle.
+    lo = torch.tensor([-3.0, -3.0, -2.0, -2.0, 0.7, -40.0, -15.0], dtype=torch.float64)[:, None]
+    hi = torch.tensor([3.0, 3.0, 2.0, 2.0, 1.4, 40.0, 15.0], dtype=torch.float64)[:, None]
+    u = lo + (hi - lo) * torch.rand((7, n), generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    t1 = torch.stack([u[0] * 2 / w, u[1] * 2 / h], 1)
+    t2 = torch.stack([u[2] * 2 / w, u[3] * 2 / h], 1)
+    a, sh = u[5] * math.pi / 180, torch.tan(u[6] * math.pi / 180)
+    z, o = torch.zeros(n, dtype=torch.float64), torch.ones(n, dtype=torch.float64)
+    scale = torch.diag_embed(torch.stack([u[4], u[4]], 1))
+    rot = torch.stack([torch.stack([a.cos(), -a.sin()], 1), torch.stack([a.sin(), a.cos()], 1)], 1)
+    shear = torch.stack([torch.stack([o, sh], 1), torch.stack([z, o], 1)], 1)
+    forward = shear @ rot @ scale
+    # theta maps an output point p' to its input point p, with p' = L (p + t1) + t2.
+    p = torch.rand((n, 2, 1), dtype=torch.float64) * 2 - 1
+    p_out = forward @ (p + t1[:, :, None]) + t2[:, :, None]
+    back = theta[:, :, :2] @ p_out + theta[:, :, 2:]
+    torch.testing.assert_close(back, p, rtol=0, atol=1e-12)
+    grid = affine_grid(theta.float(), (h, w))
+    torch.testing.assert_close(grid, F.affine_grid(theta.float(), [n, 1, h, w], align_corners=False), rtol=0, atol=1e-6)
 
 
 # --- the optimisation -------------------------------------------------------------------------------------
@@ -261,8 +292,9 @@ def test_channels_last_gives_the_plain_layouts_values_and_leaves_the_weights_as_
     model = _sharp_cnn()
     layer = resolve_layer(model, "conv2")
     before = [(p.data_ptr(), p.stride()) for p in model.parameters()]
-    r = torch.rand(3, 64, 14, 14)
-    beta = torch.tensor([0.2, 0.3, 0.4])
+    # Nine items: enough for the first convolution's fast image gradient (fastconv.MIN_BATCH).
+    r = torch.rand(9, 64, 14, 14)
+    beta = torch.linspace(0.2, 0.4, 9)
     runs = {
         fmt: visualise(model, layer, (28, 28), r, beta, "pyramid", OptimiseSettings(steps=4, memory_format=fmt))
         for fmt in ("contiguous", "channels_last", "auto")
@@ -274,6 +306,7 @@ def test_channels_last_gives_the_plain_layouts_values_and_leaves_the_weights_as_
         )
         assert getattr(runs["auto"], field).tobytes() == getattr(runs["channels_last"], field).tobytes()  # CPU
     assert [(p.data_ptr(), p.stride()) for p in model.parameters()] == before
+    assert not any("forward" in vars(m) for m in model.modules())  # the convolutions' own forward again
     with pytest.raises(ValueError, match="memory_format"):
         visualise(model, layer, (28, 28), r, beta, "none", OptimiseSettings(steps=1, memory_format="nhwc"))
 
@@ -417,3 +450,55 @@ def test_ablation_table_and_the_inglis_comparison():
     assert comp["dim"].tolist() == [3, 3, 1, 1]
     np.testing.assert_allclose(comp["r_visualisation"], [1, 1, -1, -1])
     np.testing.assert_allclose(comp["r_heatmap"], [-1, -1, 1, 1])
+
+
+# --- the first convolution's image gradient ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kernel", "padding", "size", "channels_last"),
+    [(3, 1, (28, 28), True), (3, 0, (28, 28), False), (5, 2, (17, 30), True), ((3, 5), (2, 1), (9, 12), True)],
+)
+def test_single_channel_conv_gradient_equals_autograd(kernel, padding, size, channels_last):
+    from aemap.attribution.fastconv import image_gradient
+
+    g = torch.Generator().manual_seed(0)
+    conv = nn.Conv2d(1, 7, kernel, padding=padding)
+    x = torch.rand((4, 1, *size), generator=g, requires_grad=True)
+    y = conv(x)
+    grad = torch.rand(y.shape, generator=g)
+    if channels_last:
+        grad = grad.to(memory_format=torch.channels_last)
+    (expected,) = torch.autograd.grad(y, x, grad)
+    got = image_gradient(grad, conv.weight.detach(), conv.padding, size)
+    assert got.shape == x.shape
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_single_channel_convs_are_swapped_only_where_exact_and_only_inside():
+    from aemap.attribution.fastconv import MIN_BATCH, servable, single_channel_convs
+
+    net = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),  # served
+        nn.Conv2d(4, 4, 3, padding=1),  # several input channels
+        nn.Conv2d(1, 4, 3, stride=2),  # stride
+        nn.Conv2d(1, 4, 3, padding=1, padding_mode="reflect"),
+        nn.Conv2d(1, 4, 3, padding="same"),
+    )
+    assert not any(servable(m) for m in net)  # trainable weights: left alone
+    net.requires_grad_(False)
+    assert [servable(m) for m in net] == [True, False, False, False, False]
+    x = torch.rand(MIN_BATCH, 1, 10, 10, requires_grad=True)
+    with single_channel_convs(net, enabled=True) as swapped:
+        assert swapped == 1 and "forward" in vars(net[0])
+        y = net[0](x)
+        assert y.grad_fn.name().endswith("SingleChannelConv2dBackward")
+        (fast,) = torch.autograd.grad((y * y).sum(), x)
+        # An unbatched image, or a batch below MIN_BATCH, takes PyTorch's own path.
+        assert net[0](x[:1]).grad_fn.name() == "ConvolutionBackward0"
+        torch.testing.assert_close(net[0](x[0]), y[0])
+    assert "forward" not in vars(net[0])
+    (plain,) = torch.autograd.grad((net[0](x) ** 2).sum(), x)
+    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-5)
+    with single_channel_convs(net, enabled=False) as swapped:
+        assert swapped == 0

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from aemap.attribution.fastconv import single_channel_convs
 from aemap.attribution.layers import trunk
 from aemap.attribution.perturb import Perturbation, PerturbationSettings
 from aemap.attribution.transforms import TransformSettings, apply_transforms
@@ -233,7 +234,13 @@ def visualise(
     size = chunk_size(per_item, s)
     parts = []
     fast_layout = _uses_channels_last(forward, device, s.memory_format)
-    with frozen(forward), channels_last(forward, fast_layout), _layout_hint(fast_layout):
+    with (
+        frozen(forward),
+        channels_last(forward, fast_layout),
+        # The CPU's slow kernel for the first convolution's image gradient, replaced.
+        single_channel_convs(forward, fast_layout),
+        _layout_hint(fast_layout),
+    ):
         for start in range(0, n, size):
             sl = slice(start, min(n, start + size))
             parts.append(
