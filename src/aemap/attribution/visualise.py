@@ -237,8 +237,9 @@ def visualise(
     with (
         frozen(forward),
         channels_last(forward, fast_layout),
-        # The CPU's slow kernel for the first convolution's image gradient, replaced.
-        single_channel_convs(forward, fast_layout),
+        # The CPU's slow kernel for the first convolution's image gradient, replaced
+        # (measured on the CPU only: a GPU keeps its own).
+        single_channel_convs(forward, fast_layout and torch.device(device).type == "cpu"),
         _layout_hint(fast_layout),
     ):
         for start in range(0, n, size):
