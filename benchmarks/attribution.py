@@ -8,8 +8,9 @@ seconds per visualisation of --steps steps and the speed-up.
 Both paths run the same code (aemap.attribution.visualise, its default
 settings); the loop calls it with one item at a time, as a plain
 implementation would. The batched path is also timed with the feature maps
-in PyTorch's default (contiguous) layout, to show what the channels-last
-layout (the default on the CPU) adds. Each time is the best of --repeat
+in PyTorch's default (contiguous) layout and PyTorch's own kernels, to show
+what the CPU's defaults add: the channels-last layout and the first
+convolution's image gradient as a matrix product (aemap.attribution.fastconv). Each time is the best of --repeat
 runs (the least disturbed by other work on the machine). Per-step cost is
 constant, so --steps only sets the measuring time; the table scales to 512
 steps (the default preset). Weights from results/arumugam_cnn/model.pt when
@@ -95,8 +96,8 @@ def main() -> None:
         f"seconds per visualisation of 512 steps (measured over {args.steps})"
     )
     print(
-        f"| layer | perturbation | one at a time | batched (batch {args.batch}), contiguous layout "
-        "| batched, channels-last (default) | speed-up |"
+        f"| layer | perturbation | one at a time | batched (batch {args.batch}), PyTorch's layout and kernels "
+        "| batched, aemap's CPU defaults | speed-up |"
     )
     print("|---|---|---|---|---|---|")
     for layer in args.layers:
