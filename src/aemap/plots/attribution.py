@@ -52,7 +52,18 @@ def _grid(
 
 
 def _r_label(ax, r: float) -> None:
-    ax.text(0.98, 0.02, f"r {r:.2f}", transform=ax.transAxes, ha="right", va="bottom", fontsize=6, color="tab:blue")
+    # On a white box: the unmasked visualisations are often dark in that corner.
+    ax.text(
+        0.98,
+        0.02,
+        f"r {r:.2f}",
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=6,
+        color="tab:blue",
+        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 0.5},
+    )
 
 
 def _finish(fig, path, title: str, dpi: int) -> None:
