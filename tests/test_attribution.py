@@ -334,12 +334,14 @@ def test_a_network_that_views_a_feature_map_is_told_the_setting_that_avoids_it()
     assert vis.x.shape == (2, 28, 28)
 
 
-def test_chunks_of_the_memory_budget_give_the_same_shapes_and_valid_images():
+def test_chunks_of_the_memory_budget_give_the_same_shapes_and_valid_images(caplog):
     model = _sharp_cnn()
     layer = resolve_layer(model, "conv1")
     r = torch.rand(5, 32, 28, 28)
     tiny = OptimiseSettings(steps=3, memory_budget_mb=0.5)  # forces chunks of one or two items
-    vis = visualise(model, layer, (28, 28), r, torch.full((5,), 0.3), "blur", tiny)
+    with caplog.at_level("INFO", logger="aemap.attribution.visualise"):
+        vis = visualise(model, layer, (28, 28), r, torch.full((5,), 0.3), "blur", tiny)
+    assert "5 visualisations in 5 chunks of up to 1" in caplog.text  # the split that sets the random streams
     assert vis.x.shape == vis.mask.shape == vis.composite.shape == (5, 28, 28)
     assert vis.x.min() >= 0 and vis.x.max() <= 1 and vis.objective.shape == (5, 11)
 

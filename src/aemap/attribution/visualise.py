@@ -26,6 +26,7 @@ sigmoid) or per pixel (a sigmoid of free logits).
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from aemap.attribution.fastconv import single_channel_convs
 from aemap.attribution.layers import trunk
 from aemap.attribution.perturb import Perturbation, PerturbationSettings
 from aemap.attribution.transforms import TransformSettings, apply_transforms
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -234,14 +237,29 @@ def visualise(
     size = chunk_size(per_item, s)
     parts = []
     fast_layout = _uses_channels_last(forward, device, s.memory_format)
+    if n > size:
+        log.info(
+            "%d visualisations in %d chunks of up to %d (memory_budget_mb %g, max_batch %d); each chunk "
+            "seeds its own random stream, so another split draws other noise",
+            n,
+            -(-n // size),
+            size,
+            s.memory_budget_mb,
+            s.max_batch,
+        )
     with (
         frozen(forward),
         channels_last(forward, fast_layout),
         # The CPU's slow kernel for the first convolution's image gradient, replaced
         # (measured on the CPU only: a GPU keeps its own).
-        single_channel_convs(forward, fast_layout and torch.device(device).type == "cpu"),
+        single_channel_convs(forward, fast_layout and torch.device(device).type == "cpu") as swapped,
         _layout_hint(fast_layout),
     ):
+        log.info(
+            "feature maps %s; %d first convolution(s) with the CPU image-gradient kernel",
+            "channels-last" if fast_layout else "in PyTorch's layout",
+            swapped,
+        )
         for start in range(0, n, size):
             sl = slice(start, min(n, start + size))
             parts.append(
