@@ -10,8 +10,9 @@ settings); the loop calls it with one item at a time, as a plain
 implementation would. The batched path is also timed with the feature maps
 in PyTorch's default (contiguous) layout and PyTorch's own kernels, to show
 what the CPU's defaults add: the channels-last layout and the first
-convolution's image gradient as a matrix product (aemap.attribution.fastconv). Each time is the best of --repeat
-runs (the least disturbed by other work on the machine). Per-step cost is
+convolution's image gradient as a matrix product (aemap.attribution.fastconv).
+Each time is the best of --repeat runs (the least disturbed by other work on
+the machine). Per-step cost is
 constant, so --steps only sets the measuring time; the table scales to 512
 steps (the default preset). Weights from results/arumugam_cnn/model.pt when
 present, else random (speed depends on the shapes only). On a machine with

@@ -338,7 +338,7 @@ def test_chunks_of_the_memory_budget_give_the_same_shapes_and_valid_images(caplo
     model = _sharp_cnn()
     layer = resolve_layer(model, "conv1")
     r = torch.rand(5, 32, 28, 28)
-    tiny = OptimiseSettings(steps=3, memory_budget_mb=0.5)  # forces chunks of one or two items
+    tiny = OptimiseSettings(steps=3, memory_budget_mb=0.5)  # forces chunks of one item
     with caplog.at_level("INFO", logger="aemap.attribution.visualise"):
         vis = visualise(model, layer, (28, 28), r, torch.full((5,), 0.3), "blur", tiny)
     assert "5 visualisations in 5 chunks of up to 1" in caplog.text  # the split that sets the random streams

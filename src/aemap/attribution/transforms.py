@@ -45,17 +45,10 @@ def random_affine(
     an inverse, whose per-call overhead cost more than a whole forward pass
     of a one-image step."""
     h, w = size
-    lo = torch.tensor(
-        [-s.jitter1_px] * 2 + [-s.jitter2_px] * 2 + [s.scale[0], -s.rotate_deg, -s.shear_deg],
-        dtype=torch.float64,
-        device=device,
-    )[:, None]
-    hi = torch.tensor(
-        [s.jitter1_px] * 2 + [s.jitter2_px] * 2 + [s.scale[1], s.rotate_deg, s.shear_deg],
-        dtype=torch.float64,
-        device=device,
-    )[:, None]
     # One draw, row by row: jitter1 (x, y), jitter2 (x, y), scale, angle, shear angle.
+    j1, j2, rot, shear = s.jitter1_px, s.jitter2_px, s.rotate_deg, s.shear_deg
+    bounds = [(-j1, j1), (-j1, j1), (-j2, j2), (-j2, j2), tuple(s.scale), (-rot, rot), (-shear, shear)]
+    lo, hi = torch.tensor(bounds, dtype=torch.float64, device=device).T[:, :, None]
     u = lo + (hi - lo) * torch.rand((7, n), generator=generator, device=device, dtype=torch.float64)
     # Pixel shifts in normalised units (2 / size per pixel).
     t1x, t1y = u[0] * (2.0 / w), u[1] * (2.0 / h)
