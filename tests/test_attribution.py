@@ -22,8 +22,9 @@ from aemap.attribution.noise import FractalNoise, expected_sd, pyramid_parameter
 from aemap.attribution.otsu import FlatMapError, otsu_beta
 from aemap.attribution.perturb import PERTURBATIONS, Perturbation, select_level
 from aemap.attribution.stage import select_autoencoder_items, select_classifier_items
+from aemap.attribution.streams import ItemStreams, random_tensor, seeded_generator
 from aemap.attribution.transforms import TransformSettings, affine_grid, apply_transforms, random_affine
-from aemap.attribution.visualise import OptimiseSettings, visualise
+from aemap.attribution.visualise import OptimiseSettings, chunk_size, visualise
 from aemap.data.idx import read_idx
 from aemap.models.networks import ConvClassifier, DenseAutoencoder
 
@@ -338,12 +339,75 @@ def test_chunks_of_the_memory_budget_give_the_same_shapes_and_valid_images(caplo
     model = _sharp_cnn()
     layer = resolve_layer(model, "conv1")
     r = torch.rand(5, 32, 28, 28)
-    tiny = OptimiseSettings(steps=3, memory_budget_mb=0.5)  # forces chunks of one item
+    tiny = OptimiseSettings(steps=3, memory_budget_mb=0.5, random_block=1)  # forces chunks of one item
     with caplog.at_level("INFO", logger="aemap.attribution.visualise"):
         vis = visualise(model, layer, (28, 28), r, torch.full((5,), 0.3), "blur", tiny)
-    assert "5 visualisations in 5 chunks of up to 1" in caplog.text  # the split that sets the random streams
+    assert "5 visualisations in 5 chunks of up to 1" in caplog.text
+    assert "WARNING" not in caplog.text  # one item over the budget cannot be helped: no warning
     assert vis.x.shape == vis.mask.shape == vis.composite.shape == (5, 28, 28)
     assert vis.x.min() >= 0 and vis.x.max() <= 1 and vis.objective.shape == (5, 11)
+
+
+def test_chunks_are_whole_random_blocks():
+    per_item = 2**20  # 1 MB
+    assert chunk_size(per_item, OptimiseSettings(memory_budget_mb=100, random_block=32)) == 96
+    assert chunk_size(per_item, OptimiseSettings(memory_budget_mb=100, max_batch=40, random_block=8)) == 40
+    assert chunk_size(per_item, OptimiseSettings(memory_budget_mb=100, random_block=1)) == 100
+    assert chunk_size(per_item, OptimiseSettings(memory_budget_mb=5, random_block=32)) == 32  # at least a block
+    with pytest.raises(ValueError, match=r"max_batch \(16\) must be at least random_block \(32"):
+        chunk_size(per_item, OptimiseSettings(max_batch=16))
+
+
+def test_a_block_over_the_budget_runs_whole_and_says_so(caplog):
+    model = _sharp_cnn()
+    layer = resolve_layer(model, "conv1")
+    s = OptimiseSettings(steps=1, memory_budget_mb=0.5, random_block=4)
+    with caplog.at_level("INFO", logger="aemap.attribution.visualise"):
+        vis = visualise(model, layer, (28, 28), torch.rand(5, 32, 28, 28), torch.full((5,), 0.3), "constant", s)
+    assert "5 visualisations in 2 chunks of up to 4" in caplog.text
+    assert "a chunk of 4 visualisations (one random block) needs" in caplog.text
+    assert "over memory_budget_mb 0.5" in caplog.text and "random_block" in caplog.text
+    assert vis.x.shape == (5, 28, 28)
+
+
+def test_item_streams_draw_the_same_numbers_whatever_the_split():
+    whole = ItemStreams(7, 0, 70, 8, "cpu")
+    assert whole.counts == [8] * 8 + [6]
+    parts = [ItemStreams(7, start, stop - start, 8, "cpu") for start, stop in ((0, 16), (16, 64), (64, 70))]
+    a = whole.draw(torch.randn, (70, 2, 5))
+    b = torch.cat([p.draw(torch.randn, (len(p), 2, 5)) for p in parts])
+    assert torch.equal(a, b)
+    # Items along another axis (the transformations' (7, n) draw), in float64.
+    a = random_tensor(whole, torch.rand, (7, 70), 1, dtype=torch.float64)
+    b = torch.cat([random_tensor(p, torch.rand, (7, len(p)), 1, dtype=torch.float64) for p in parts], 1)
+    assert a.shape == (7, 70) and torch.equal(a, b)
+    # Blocks draw independent numbers, and a one-block job draws what one generator seeded alike does.
+    assert not torch.equal(a[:, :8], a[:, 8:16])
+    one = ItemStreams(7, 0, 5, 8, "cpu")
+    assert torch.equal(one.draw(torch.randn, (5, 3)), torch.randn((5, 3), generator=seeded_generator(7, 0, "cpu")))
+    with pytest.raises(ValueError, match="multiple of the block size"):
+        ItemStreams(7, 4, 10, 8, "cpu")
+    with pytest.raises(ValueError, match="a draw for 3 items from the streams of 5"):
+        one.draw(torch.randn, (3, 2))
+
+
+def test_a_visualisation_does_not_depend_on_how_its_job_is_chunked():
+    """Chunks of two against one chunk of six, with noise and transformations
+    drawn every step: each item's random numbers are its block's, so only
+    float rounding of differently sized batches could differ."""
+    model = _sharp_cnn()
+    layer = resolve_layer(model, "conv2")
+    torch.manual_seed(1)
+    r, beta = torch.rand(6, 64, 14, 14), torch.full((6,), 0.3)
+    runs = [
+        visualise(model, layer, (28, 28), r, beta, "pyramid", OptimiseSettings(steps=6, max_batch=b, random_block=2))
+        for b in (2, 6)
+    ]
+    for field in ("x", "mask", "composite", "objective", "mask_mean"):
+        np.testing.assert_allclose(getattr(runs[0], field), getattr(runs[1], field), rtol=1e-5, atol=1e-6)
+    # Another block size is another stream: the comparison above can fail.
+    other = visualise(model, layer, (28, 28), r, beta, "pyramid", OptimiseSettings(steps=6, random_block=3))
+    assert np.abs(other.composite - runs[1].composite).max() > 0.05
 
 
 # --- metrics ---------------------------------------------------------------------------------------------

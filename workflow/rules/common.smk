@@ -66,6 +66,12 @@ def _check_config_references():
             f"attribution.preset: {attribution['preset']!r} is not an entry of attribution.presets "
             f"({', '.join(attribution['presets'])})"
         )
+    optimise = attribution["optimise"]
+    if optimise["max_batch"] < optimise["random_block"]:
+        errors.append(
+            f"attribution.optimise.max_batch: {optimise['max_batch']} is below random_block "
+            f"({optimise['random_block']}): chunks are whole blocks of items sharing a random stream"
+        )
     for name, entry in attribution["experiments"].items():
         if name not in config["experiments"]:
             errors.append(

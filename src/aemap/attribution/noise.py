@@ -22,6 +22,8 @@ import math
 
 import torch
 
+from aemap.attribution.streams import Random, random_tensor
+
 
 def radial_frequency(height: int, width: int, device: torch.device | str = "cpu") -> torch.Tensor:
     fy = torch.fft.fftfreq(height, device=device, dtype=torch.float64)
@@ -64,9 +66,9 @@ class FractalNoise:
     def pyramid(cls, shape: tuple[int, int], levels: int = 6, device: torch.device | str = "cpu") -> FractalNoise:
         return cls(shape, pyramid_parameters(levels), device)
 
-    def draw(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def draw(self, n: int, generator: Random = None) -> torch.Tensor:
         levels, h, w = self.scales.shape
-        white = torch.randn((n, levels, h, w), generator=generator, device=self.scales.device)
+        white = random_tensor(generator, torch.randn, (n, levels, h, w), device=self.scales.device)
         return torch.fft.irfft2(torch.fft.rfft2(white) * self._half, s=(h, w))
 
 

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from aemap.attribution.noise import FractalNoise
+from aemap.attribution.streams import Random, random_tensor
 
 PERTURBATIONS = ("none", "blur", "constant", "gaussian", "fractal", "pyramid")
 
@@ -75,16 +76,16 @@ class Perturbation:
                 torch.stack([gaussian_kernel(sg, s.blur_kernel) for sg in sigmas])[:, None].float().to(device)
             )
 
-    def noise_images(self, n: int, generator: torch.Generator | None, device: torch.device | str) -> torch.Tensor:
+    def noise_images(self, n: int, generator: Random, device: torch.device | str) -> torch.Tensor:
         """(n, L, H, W) perturbation images in [0, 1] (L levels; 1 but for the pyramid)."""
         if self.kind == "gaussian":
-            z = torch.randn((n, 1, *self.shape), generator=generator, device=device)
+            z = random_tensor(generator, torch.randn, (n, 1, *self.shape), device=device)
             return (self.s.centre + self.s.gaussian_sd * z).clamp(0, 1)
         if self.kind in ("fractal", "pyramid"):
             return (self.s.centre + self.noise.draw(n, generator)).clamp(0, 1)
         raise ValueError(f"{self.kind} draws no noise")
 
-    def composite(self, x: torch.Tensor, m: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
+    def composite(self, x: torch.Tensor, m: torch.Tensor | None, generator: Random) -> torch.Tensor:
         """C(X, M, P) for (N, 1, H, W) ``x`` and ``m`` (``m`` ignored for none)."""
         if self.kind == "none":
             return x

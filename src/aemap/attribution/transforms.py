@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from aemap.attribution.streams import Random, random_tensor
+
 
 @dataclass(frozen=True)
 class TransformSettings:
@@ -32,7 +34,7 @@ def random_affine(
     n: int,
     size: tuple[int, int],
     s: TransformSettings,
-    generator: torch.Generator | None,
+    generator: Random,
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
     """(n, 2, 3) matrices for ``affine_grid``: each maps output to input
@@ -49,7 +51,7 @@ def random_affine(
     j1, j2, rot, shear = s.jitter1_px, s.jitter2_px, s.rotate_deg, s.shear_deg
     bounds = [(-j1, j1), (-j1, j1), (-j2, j2), (-j2, j2), tuple(s.scale), (-rot, rot), (-shear, shear)]
     lo, hi = torch.tensor(bounds, dtype=torch.float64, device=device).T[:, :, None]
-    u = lo + (hi - lo) * torch.rand((7, n), generator=generator, device=device, dtype=torch.float64)
+    u = lo + (hi - lo) * random_tensor(generator, torch.rand, (7, n), 1, device=device, dtype=torch.float64)
     # Pixel shifts in normalised units (2 / size per pixel).
     t1x, t1y = u[0] * (2.0 / w), u[1] * (2.0 / h)
     t2x, t2y = u[2] * (2.0 / w), u[3] * (2.0 / h)
@@ -78,7 +80,7 @@ def affine_grid(theta: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return grid.permute(0, 2, 3, 1)  # (n, h, w, 2): x then y, as grid_sample reads it
 
 
-def apply_transforms(images: torch.Tensor, s: TransformSettings, generator: torch.Generator | None) -> torch.Tensor:
+def apply_transforms(images: torch.Tensor, s: TransformSettings, generator: Random) -> torch.Tensor:
     """Randomly transform (N, C, H, W) images; identity when disabled."""
     if not s.enabled:
         return images

@@ -13,10 +13,11 @@ paper: x1; x1.2. The authors' code: x20; x1.23); the learning rate likewise by
 Every item (image x initialisation x target) is independent, so a whole chunk
 runs as one batched tensor program: one forward and backward per step for
 all items; Adam's update is elementwise, so items never mix. Chunks are
-sized to a memory budget. Randomness (initial parameters, noise,
-transformations) comes from one generator per chunk, seeded from the seed
-and the chunk's first item, so a rerun with the same settings is
-byte-identical on the CPU.
+sized to a memory budget, in whole blocks of ``random_block`` items.
+Randomness (initial parameters, noise, transformations) comes from one
+generator per block (``aemap.attribution.streams``), so a rerun with the
+same settings is byte-identical on the CPU, and a visualisation's random
+numbers do not depend on how a job is split into chunks.
 
 X and M are 1-channel images, each parametrised either in the Fourier domain
 (lucid's scheme: coefficients scaled by 1/frequency, inverse real FFT, then a
@@ -38,6 +39,7 @@ from torch import nn
 from aemap.attribution.fastconv import single_channel_convs
 from aemap.attribution.layers import trunk
 from aemap.attribution.perturb import Perturbation, PerturbationSettings
+from aemap.attribution.streams import ItemStreams, Random, random_tensor
 from aemap.attribution.transforms import TransformSettings, apply_transforms
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class OptimiseSettings:
     seed: int = 0
     memory_budget_mb: float = 256.0
     max_batch: int = 256
+    random_block: int = 32  # items per random stream; chunks are whole blocks
     memory_format: str = "auto"  # auto (channels-last on the CPU) | channels_last | contiguous
     transforms: TransformSettings = field(default_factory=TransformSettings)
     perturbation: PerturbationSettings = field(default_factory=PerturbationSettings)
@@ -69,7 +72,7 @@ class ImageParam:
         shape: tuple[int, int],
         kind: str,
         init_sd: float,
-        generator: torch.Generator,
+        generator: Random,
         device: torch.device | str,
     ):
         h, w = shape
@@ -85,7 +88,7 @@ class ImageParam:
             shape_p = (n, 2, h, w)
         else:
             raise ValueError(f"parametrisation: unknown kind {kind!r}; known: fft, pixel")
-        init = torch.randn(shape_p, generator=generator, device=device) * init_sd
+        init = random_tensor(generator, torch.randn, shape_p, device=device) * init_sd
         self.param = init.requires_grad_(True)
 
     def images(self) -> torch.Tensor:
@@ -104,12 +107,6 @@ class Visualisations:
     composite: np.ndarray  # (n, H, W) C(X*, M*, P) with a fresh perturbation, untransformed
     objective: np.ndarray  # (n, 11) attribution term at the start and after each tenth
     mask_mean: np.ndarray  # (n, 11) mean(M) likewise
-
-
-def _generator(seed: int, first_item: int, device: torch.device | str) -> torch.Generator:
-    g = torch.Generator(device=device)
-    g.manual_seed(int(np.random.SeedSequence([seed, first_item]).generate_state(1)[0]))
-    return g
 
 
 def bytes_per_item(
@@ -210,7 +207,16 @@ def _layout_hint(fast_layout: bool) -> Iterator[None]:
 
 
 def chunk_size(per_item: int, s: OptimiseSettings) -> int:
-    return max(1, min(s.max_batch, int(s.memory_budget_mb * 2**20 // max(per_item, 1))))
+    """Items per chunk: as many whole random blocks as ``memory_budget_mb``
+    and ``max_batch`` allow, and at least one block (a block cannot be split
+    without changing what its items draw)."""
+    if s.random_block < 1 or s.max_batch < s.random_block:
+        raise ValueError(
+            f"attribution.optimise: max_batch ({s.max_batch}) must be at least random_block ({s.random_block}, >= 1): "
+            "chunks are whole blocks of items sharing a random stream"
+        )
+    fits = min(s.max_batch, int(s.memory_budget_mb * 2**20 // max(per_item, 1)))
+    return max(1, fits // s.random_block) * s.random_block
 
 
 def visualise(
@@ -237,15 +243,25 @@ def visualise(
     size = chunk_size(per_item, s)
     parts = []
     fast_layout = _uses_channels_last(forward, device, s.memory_format)
+    largest = min(n, size)
+    if largest > 1 and largest * per_item > s.memory_budget_mb * 2**20:
+        log.warning(
+            "a chunk of %d visualisations (one random block) needs ~%.0f MB, over memory_budget_mb %g: it runs "
+            "whole. A smaller attribution.optimise.random_block lowers the peak (and changes the noise drawn)",
+            largest,
+            largest * per_item / 2**20,
+            s.memory_budget_mb,
+        )
     if n > size:
         log.info(
-            "%d visualisations in %d chunks of up to %d (memory_budget_mb %g, max_batch %d); each chunk "
-            "seeds its own random stream, so another split draws other noise",
+            "%d visualisations in %d chunks of up to %d (memory_budget_mb %g, max_batch %d; whole blocks of %d "
+            "items with their own random streams, so the split leaves the random draws alone)",
             n,
             -(-n // size),
             size,
             s.memory_budget_mb,
             s.max_batch,
+            s.random_block,
         )
     with (
         frozen(forward),
@@ -272,7 +288,7 @@ def visualise(
                     lambda_reference[sl],
                     kind,
                     s,
-                    _generator(s.seed, start, device),
+                    ItemStreams(s.seed, start, sl.stop - start, s.random_block, device),
                     progress,
                     fast_layout,
                 )
