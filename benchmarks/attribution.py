@@ -62,6 +62,8 @@ def seconds_per_vis(
     r = torch.rand((n, *shape), generator=g).to(device)
     beta = torch.full((n,), 0.2, device=device)
     s = OptimiseSettings(steps=steps, memory_format=memory_format)
+    if not one_at_a_time:  # the whole batch as one chunk (a GPU's 1024 items are 7 chunks at the default budget)
+        s = dataclasses.replace(s, max_batch=max(n, s.random_block), memory_budget_mb=16384)
     visualise(model, layer, (28, 28), r[:1], beta[:1], kind, dataclasses.replace(s, steps=2))  # warm-up
     best = float("inf")
     for _ in range(repeat):
