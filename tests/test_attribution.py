@@ -568,3 +568,71 @@ def test_single_channel_convs_are_swapped_only_where_exact_and_only_inside():
     torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-5)
     with single_channel_convs(net, enabled=False) as swapped:
         assert swapped == 0
+
+
+# --- max-pool before ReLU --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "pool",
+    [nn.MaxPool2d(2), nn.MaxPool2d(3, stride=2, padding=1), nn.MaxPool2d(2, ceil_mode=True), nn.MaxPool2d(3, 1)],
+)
+def test_pool_before_relu_gives_equal_values_and_gradients(pool):
+    from aemap.attribution.poolfirst import pool_before_relu
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), pool, nn.Conv2d(3, 2, 1), nn.ReLU(), pool)
+    x = torch.randn(5, 1, 11, 11)
+    x[0] = -1.0  # windows with no positive value, and
+    x[1, :, :4] = 0.0  # exact zeros: ReLU's derivative is 0 there in both orders
+    x.requires_grad_(True)
+    grad_out = torch.randn(net(x).shape)
+    expected = net(x)
+    (expected_grad,) = torch.autograd.grad(expected, x, grad_out)
+    with pool_before_relu(net, keep=None) as pairs:
+        assert pairs == 2
+        got = net(x)
+        (got_grad,) = torch.autograd.grad(got, x, grad_out)
+    assert torch.equal(got, expected) and torch.equal(got_grad, expected_grad)  # exact, not close
+    assert "forward" not in vars(net)
+
+
+def test_pool_before_relu_leaves_read_hooked_and_other_layers_alone():
+    from aemap.attribution.poolfirst import pool_before_relu
+
+    model = _sharp_cnn()
+    f = model.features  # conv, relu, pool x 3
+    x = torch.rand(2, 1, 28, 28)
+    for name, pairs in (("conv1", 2), ("conv2", 2), ("conv3", 2), ("dense1", 3)):
+        layer = resolve_layer(model, name)
+        expected = trunk(model, layer, x)
+        with pool_before_relu(model, keep=layer) as fused:
+            assert fused == pairs
+            assert torch.equal(trunk(model, layer, x), expected)  # the read ReLU's own output, before its pool
+    handle = f[4].register_forward_hook(lambda *_: None)  # someone reads relu2
+    with pool_before_relu(model, keep=None) as fused:
+        assert fused == 2
+    handle.remove()
+    tanh = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Tanh(), nn.MaxPool2d(2))  # only ReLU is fused
+
+    class Chain(nn.Sequential):  # a subclass may run its modules otherwise
+        pass
+
+    for other in (tanh, Chain(nn.ReLU(), nn.MaxPool2d(2))):
+        with pool_before_relu(other, keep=None) as fused:
+            assert fused == 0
+    with pool_before_relu(model, keep=None, enabled=False) as fused:
+        assert fused == 0
+
+
+def test_a_visualisation_is_byte_identical_with_the_pool_before_relu():
+    model = _sharp_cnn()
+    layer = resolve_layer(model, "conv3")
+    torch.manual_seed(2)
+    r, beta = torch.rand(9, 64, 7, 7), torch.full((9,), 0.3)
+    runs = [
+        visualise(model, layer, (28, 28), r, beta, "pyramid", OptimiseSettings(steps=5, pool_before_relu=flag))
+        for flag in (False, True)
+    ]
+    for field in ("x", "mask", "composite", "objective", "mask_mean"):
+        assert getattr(runs[0], field).tobytes() == getattr(runs[1], field).tobytes()

@@ -39,6 +39,7 @@ from torch import nn
 from aemap.attribution.fastconv import single_channel_convs
 from aemap.attribution.layers import trunk
 from aemap.attribution.perturb import Perturbation, PerturbationSettings
+from aemap.attribution.poolfirst import pool_before_relu
 from aemap.attribution.streams import ItemStreams, Random, random_tensor
 from aemap.attribution.transforms import TransformSettings, apply_transforms
 
@@ -59,6 +60,7 @@ class OptimiseSettings:
     max_batch: int = 256
     random_block: int = 32  # items per random stream; chunks are whole blocks
     memory_format: str = "auto"  # auto (channels-last on the CPU) | channels_last | contiguous
+    pool_before_relu: bool = True  # ReLU -> max-pool pairs run pool first: same values, less work
     transforms: TransformSettings = field(default_factory=TransformSettings)
     perturbation: PerturbationSettings = field(default_factory=PerturbationSettings)
 
@@ -269,12 +271,15 @@ def visualise(
         # The CPU's slow kernel for the first convolution's image gradient, replaced
         # (measured on the CPU only: a GPU keeps its own).
         single_channel_convs(forward, fast_layout and torch.device(device).type == "cpu") as swapped,
+        pool_before_relu(forward, layer, s.pool_before_relu) as fused,
         _layout_hint(fast_layout),
     ):
         log.info(
-            "feature maps %s; %d first convolution(s) with the CPU image-gradient kernel",
+            "feature maps %s; %d first convolution(s) with the CPU image-gradient kernel; "
+            "%d ReLU -> max-pool pair(s) run pool first",
             "channels-last" if fast_layout else "in PyTorch's layout",
             swapped,
+            fused,
         )
         for start in range(0, n, size):
             sl = slice(start, min(n, start + size))
