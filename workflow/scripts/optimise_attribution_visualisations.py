@@ -3,6 +3,7 @@
 import numpy as np
 import torch
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from aemap.attribution.settings import resolve
 from aemap.attribution.stage import visualise_and_score
@@ -30,7 +31,11 @@ log.info(
     settings.optimise.steps,
     device,
 )
-with tqdm(total=n_items * settings.optimise.steps, unit="step", unit_scale=True, mininterval=5) as bar:
+# Log lines written while the bar is up go on lines of their own.
+with (
+    logging_redirect_tqdm(),
+    tqdm(total=n_items * settings.optimise.steps, unit="step", unit_scale=True, mininterval=5) as bar,
+):
     vis = visualise_and_score(
         model,
         sm.wildcards.layer,
