@@ -276,7 +276,7 @@ def visualise(
     ):
         log.info(
             "feature maps %s; %d first convolution(s) with the CPU image-gradient kernel; "
-            "%d ReLU -> max-pool pair(s) run pool first",
+            "%d ReLU -> max-pool pair(s) set to run pool first",
             "channels-last" if fast_layout else "in PyTorch's layout",
             swapped,
             fused,
