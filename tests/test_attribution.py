@@ -625,14 +625,19 @@ def test_pool_before_relu_leaves_read_hooked_and_other_layers_alone():
         assert fused == 0
 
 
-def test_a_visualisation_is_byte_identical_with_the_pool_before_relu():
+def test_a_visualisation_is_byte_identical_with_the_pool_before_relu(caplog):
     model = _sharp_cnn()
     layer = resolve_layer(model, "conv3")
     torch.manual_seed(2)
     r, beta = torch.rand(9, 64, 7, 7), torch.full((9,), 0.3)
-    runs = [
-        visualise(model, layer, (28, 28), r, beta, "pyramid", OptimiseSettings(steps=5, pool_before_relu=flag))
-        for flag in (False, True)
-    ]
+    runs = []
+    for flag in (False, True):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="aemap.attribution.visualise"):
+            runs.append(
+                visualise(model, layer, (28, 28), r, beta, "pyramid", OptimiseSettings(steps=5, pool_before_relu=flag))
+            )
+        # The setting reaches the model: no pair as written, both pairs below conv3 rewritten.
+        assert f"{2 if flag else 0} ReLU -> max-pool pair(s) set to run pool first" in caplog.text
     for field in ("x", "mask", "composite", "objective", "mask_mean"):
         assert getattr(runs[0], field).tobytes() == getattr(runs[1], field).tobytes()
