@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 from torch import nn
 
 import aemap.plots.note as plots_note
-from aemap.explain.embedding import latent_grid, latent_view, pca_view, std_view, stratified_sample, tsne_view
+from aemap.explain.embedding import (
+    cache_numba_compilations,
+    latent_grid,
+    latent_view,
+    pca_view,
+    std_view,
+    stratified_sample,
+    tsne_view,
+)
 from aemap.explain.reconstruction import (
     anomaly_summary,
     errors_by_class,
@@ -126,6 +134,34 @@ def test_umap_is_seeded():
     params = {"seed": 3, "umap": {"n_neighbors": 5, "min_dist": 0.1}}
     first = latent_view("umap", z, params).embedding
     assert first.shape == (60, 2) and np.array_equal(first, latent_view("umap", z, params).embedding)
+    import umap.umap_
+
+    # umap-learn's own jitted functions now keep their machine code on disk.
+    assert type(umap.umap_.smooth_knn_dist._cache).__name__ != "NullCache"
+
+
+def test_numba_compilations_are_cached_on_disk(tmp_path, monkeypatch):
+    import importlib
+    import sys
+
+    package = tmp_path / "jitted_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "kernels.py").write_text(
+        "import numba\n\n@numba.njit\ndef twice(x):\n    return 2 * x\n\n"
+        "@numba.njit(cache=True)\ndef thrice(x):\n    return 3 * x\n\nnot_jitted = len\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    kernels = importlib.import_module("jitted_pkg.kernels")
+    try:
+        assert cache_numba_compilations("jitted_pkg") == 1  # `twice`; `thrice` caches already
+        assert kernels.twice(21) == 42
+        index = list((package / "__pycache__").glob("kernels.twice-*.nbi"))
+        assert index, "no numba cache index written beside the module"
+        assert cache_numba_compilations("jitted_pkg") == 0  # enabled once
+    finally:
+        for name in ("jitted_pkg.kernels", "jitted_pkg"):
+            sys.modules.pop(name, None)
 
 
 def test_latent_grid_spans_the_quantile_range():
