@@ -895,6 +895,26 @@ def test_own_data_and_models_by_config_and_adding_reruns_nothing_else(tmp_path, 
     assert any(o.endswith("mine_cnn/attribution/conv2/pyramid.npz") for o in outputs), outputs
     assert not any(o.endswith("attributions.npz") or "model.pt" in o for o in outputs), outputs
 
+    # Settings that size the work to the machine come as resources: a change reruns nothing...
+    sizing = {
+        "importance": {"memory_budget_mb": 64},
+        "attribution": {"optimise": {"memory_budget_mb": 0.5, "max_batch": 64}},
+    }
+    (work / "sizing.yaml").write_text(yaml.safe_dump(sizing))
+    assert _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, "sizing.yaml", cwd=work)) == []
+    # ... and reaches the job (a fractional budget too: a number resource would be rounded to 0).
+    target = "results/mine_cnn/attribution/conv2/pyramid.npz"
+    result = snakemake(target, "--cores", "2", "--forcerun", target, *configs, "sizing.yaml", cwd=work)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    job_log = (work / "logs/optimise_attribution_visualisations/mine_cnn/conv2/pyramid.log").read_text()
+    assert "(memory_budget_mb 0.5, max_batch 64)" in job_log
+    assert "runs whole" in job_log  # the budget was applied: one block of items is over 0.5 MB
+    # A figure setting reruns the figure, not the permutation importance behind it.
+    (work / "top.yaml").write_text(yaml.safe_dump({"importance": {"top_k": 3}}))
+    outputs = _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, "top.yaml", cwd=work))
+    assert "results/figures/mine_ae/importance" in outputs, outputs  # the Fig. 4 folder
+    assert not any("results/mine_ae/importance/" in o for o in outputs), outputs
+
     # Moving one user dataset reruns its own chain only, not the other's.
     (work / "mine_a").rename(work / "moved_a")
     (work / "moved.yaml").write_text(yaml.safe_dump({"data": {"datasets": {"digits_a": {"path": "moved_a"}}}}))

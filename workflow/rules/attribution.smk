@@ -41,6 +41,10 @@ rule optimise_attribution_visualisations:
     threads: config["attribution"]["threads"]
     resources:
         gpu=GPU_PER_JOB,
+        memory_budget_mb=sizing_resource(
+            config["attribution"]["optimise"]["memory_budget_mb"]
+        ),
+        max_batch=config["attribution"]["optimise"]["max_batch"],
     params:
         attribution=get_attribution_params,
         device=config["compute"]["device"],

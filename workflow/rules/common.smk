@@ -340,9 +340,38 @@ def attribution_entry(exp):
     return config["attribution"]["experiments"].get(exp) or {}
 
 
+# Settings that size a job's work to the machine (how many rows or items go
+# through the model at once). They change results at most by float rounding, so
+# they reach the job as resources, not params: a change reruns nothing, and a
+# profile can set them per rule, e.g. for a large GPU
+#   --set-resources optimise_attribution_visualisations:memory_budget_mb=16384
+IMPORTANCE_SIZING_KEYS = ("memory_budget_mb",)
+ATTRIBUTION_SIZING_KEYS = ("memory_budget_mb", "max_batch")
+# What only the importance figures read (Inglis Fig. 4): no rerun of the importance itself.
+IMPORTANCE_FIGURE_KEYS = ("top_k", "filter_unused")
+
+
+def sizing_resource(value):
+    """A sizing setting as a resource: a string, as Snakemake rounds a number
+    resource to an integer (a budget of 0.5 MB would become 0)."""
+    return str(value)
+
+
+def get_importance_params(wildcards):
+    """`importance` as the importance job reads it: no figure or sizing keys."""
+    leave_out = IMPORTANCE_FIGURE_KEYS + IMPORTANCE_SIZING_KEYS
+    return {k: v for k, v in config["importance"].items() if k not in leave_out}
+
+
+def get_corruption_params(wildcards):
+    """`sanity.corruption` without the paper's reported values (the figure's)."""
+    return {k: v for k, v in config["sanity"]["corruption"].items() if k != "reported"}
+
+
 def get_attribution_params(wildcards):
     """The attribution block a job uses: the chosen preset and this experiment's
-    entry only, so that adding an experiment reruns no other experiment's jobs."""
+    entry only, so that adding an experiment reruns no other experiment's jobs;
+    the sizing keys of `optimise` come as resources."""
     block = config["attribution"]
     params = {
         k: v
@@ -356,6 +385,9 @@ def get_attribution_params(wildcards):
         )
     }
     params["presets"] = {block["preset"]: block["presets"][block["preset"]]}
+    params["optimise"] = {
+        k: v for k, v in block["optimise"].items() if k not in ATTRIBUTION_SIZING_KEYS
+    }
     return params
 
 

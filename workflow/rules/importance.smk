@@ -18,8 +18,9 @@ rule compute_permutation_importance:
     threads: config["compute"]["max_threads"]
     resources:
         gpu=GPU_PER_JOB,
+        memory_budget_mb=sizing_resource(config["importance"]["memory_budget_mb"]),
     params:
-        importance=config["importance"],
+        importance=get_importance_params,
         device=config["compute"]["device"],
     script:
         "../scripts/compute_permutation_importance.py"

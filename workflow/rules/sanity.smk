@@ -103,7 +103,7 @@ rule compute_corruption_accuracy:
         CONDA_ENV
     threads: config["compute"]["max_threads"]
     params:
-        corruption=config["sanity"]["corruption"],
+        corruption=get_corruption_params,
     script:
         "../scripts/compute_corruption_accuracy.py"
 

@@ -19,17 +19,21 @@ device = resolve_device(sm.params.device)
 model, _ = load_checkpoint(sm.input.model, device)
 model.eval()
 attr = load_npz(sm.input.attributions)
-settings = resolve(sm.params.attribution)
+# Chunk sizing comes as resources (a change reruns nothing; the draws do not depend on it).
+sizing = {"memory_budget_mb": float(sm.resources.memory_budget_mb), "max_batch": int(sm.resources.max_batch)}
+settings = resolve({**sm.params.attribution, "optimise": {**sm.params.attribution["optimise"], **sizing}})
 code_stats = (attr["code_mean"], attr["code_sd"]) if "code_mean" in attr else None
 n_items = len(attr["rows"]) * settings.inits
 log.info(
-    "%s %s %s: %d visualisations x %d steps on %s",
+    "%s %s %s: %d visualisations x %d steps on %s (memory_budget_mb %g, max_batch %d)",
     sm.wildcards.experiment,
     sm.wildcards.layer,
     sm.wildcards.perturbation,
     n_items,
     settings.optimise.steps,
     device,
+    settings.optimise.memory_budget_mb,
+    settings.optimise.max_batch,
 )
 # Log lines written while the bar is up go on lines of their own.
 with (
