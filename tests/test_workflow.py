@@ -898,7 +898,8 @@ def test_own_data_and_models_by_config_and_adding_reruns_nothing_else(tmp_path, 
     # Settings that size the work to the machine come as resources: a change reruns nothing...
     sizing = {
         "importance": {"memory_budget_mb": 64},
-        "attribution": {"optimise": {"memory_budget_mb": 0.5, "max_batch": 64}},
+        "saliency": {"images_per_pass": 7},
+        "attribution": {"ig": {"internal_batch_size": 100}, "optimise": {"memory_budget_mb": 0.5, "max_batch": 64}},
     }
     (work / "sizing.yaml").write_text(yaml.safe_dump(sizing))
     assert _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, "sizing.yaml", cwd=work)) == []

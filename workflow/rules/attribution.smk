@@ -18,6 +18,7 @@ rule compute_neuron_attributions:
     threads: config["attribution"]["threads"]
     resources:
         gpu=GPU_PER_JOB,
+        internal_batch_size=config["attribution"]["ig"]["internal_batch_size"],
     params:
         attribution=get_neuron_attribution_params,
         device=config["compute"]["device"],

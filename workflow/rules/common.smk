@@ -299,7 +299,9 @@ def get_single_class_maps(wildcards):
 def get_saliency_params(wildcards):
     """`saliency`, except that an experiment with the sanity analysis keeps the map
     of every test image (check 3 ranks each image's pixels by its own map)."""
-    params = dict(config["saliency"])
+    params = {
+        k: v for k, v in config["saliency"].items() if k not in SALIENCY_SIZING_KEYS
+    }
     if has(wildcards.experiment, "sanity"):
         params["images"] = None
     return params
@@ -346,7 +348,9 @@ def attribution_entry(exp):
 # profile can set them per rule, e.g. for a large GPU
 #   --set-resources optimise_attribution_visualisations:memory_budget_mb=16384
 IMPORTANCE_SIZING_KEYS = ("memory_budget_mb",)
-ATTRIBUTION_SIZING_KEYS = ("memory_budget_mb", "max_batch")
+ATTRIBUTION_SIZING_KEYS = ("memory_budget_mb", "max_batch")  # of attribution.optimise
+IG_SIZING_KEYS = ("internal_batch_size",)  # of attribution.ig
+SALIENCY_SIZING_KEYS = ("images_per_pass",)
 # What only the importance figures read (Inglis Fig. 4): no rerun of the importance itself.
 IMPORTANCE_FIGURE_KEYS = ("top_k", "filter_unused")
 
@@ -388,6 +392,7 @@ def get_attribution_params(wildcards):
     params["optimise"] = {
         k: v for k, v in block["optimise"].items() if k not in ATTRIBUTION_SIZING_KEYS
     }
+    params["ig"] = {k: v for k, v in block["ig"].items() if k not in IG_SIZING_KEYS}
     return params
 
 

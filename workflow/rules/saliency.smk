@@ -16,6 +16,8 @@ rule compute_saliency_maps:
         CONDA_ENV
     # Seconds of work: one thread, so these run beside the (single-threaded) training jobs.
     threads: 1
+    resources:
+        images_per_pass=config["saliency"]["images_per_pass"],
     params:
         saliency=get_saliency_params,
     script:

@@ -18,11 +18,12 @@ model, _ = load_checkpoint(sm.input.model, device)
 model.eval()
 data = load_npz(sm.input.data)
 importance = load_npz(sm.input.importance) if "importance" in sm.input.keys() else None
-items = choose_items(model, data, sm.params.attribution, device, importance)
+# IG's points per pass size the work (a resource: changing it reruns nothing).
+cfg = {**sm.params.attribution}
+cfg["ig"] = {**cfg["ig"], "internal_batch_size": int(sm.resources.internal_batch_size)}
+items = choose_items(model, data, cfg, device, importance)
 rows = items["rows"]
-result = attribute(
-    model, sm.wildcards.layer, data["x_test"][rows], items["targets"], resolve(sm.params.attribution), device, log
-)
+result = attribute(model, sm.wildcards.layer, data["x_test"][rows], items["targets"], resolve(cfg), device, log)
 log.info(
     "%s %s: %d items; completeness gap max %.3g (output differences %.3g..%.3g); beta %.3f..%.3f",
     sm.wildcards.experiment,

@@ -11,7 +11,7 @@ from aemap.provenance import setup_logging
 sm = snakemake  # noqa: F821 - injected by Snakemake
 log = setup_logging(sm.log[0])
 torch.set_num_threads(sm.threads)
-cfg = sm.params.saliency
+cfg = {**sm.params.saliency, "images_per_pass": int(sm.resources.images_per_pass)}  # sizing: a resource
 model, _ = load_checkpoint(sm.input.model)
 data = load_npz(sm.input.data)
 n = len(data["x_test"]) if cfg["images"] is None else min(cfg["images"], len(data["x_test"]))
