@@ -299,9 +299,7 @@ def get_single_class_maps(wildcards):
 def get_saliency_params(wildcards):
     """`saliency`, except that an experiment with the sanity analysis keeps the map
     of every test image (check 3 ranks each image's pixels by its own map)."""
-    params = {
-        k: v for k, v in config["saliency"].items() if k not in SALIENCY_SIZING_KEYS
-    }
+    params = without(config["saliency"], SALIENCY_SIZING_KEYS)
     if has(wildcards.experiment, "sanity"):
         params["images"] = None
     return params
@@ -355,6 +353,11 @@ SALIENCY_SIZING_KEYS = ("images_per_pass",)
 IMPORTANCE_FIGURE_KEYS = ("top_k", "filter_unused")
 
 
+def without(block, keys):
+    """A config block less ``keys``: what a job's params hold decides when it reruns."""
+    return {k: v for k, v in block.items() if k not in keys}
+
+
 def sizing_resource(value):
     """A sizing setting as a resource: a string, as Snakemake rounds a number
     resource to an integer (a budget of 0.5 MB would become 0)."""
@@ -363,13 +366,14 @@ def sizing_resource(value):
 
 def get_importance_params(wildcards):
     """`importance` as the importance job reads it: no figure or sizing keys."""
-    leave_out = IMPORTANCE_FIGURE_KEYS + IMPORTANCE_SIZING_KEYS
-    return {k: v for k, v in config["importance"].items() if k not in leave_out}
+    return without(
+        config["importance"], IMPORTANCE_FIGURE_KEYS + IMPORTANCE_SIZING_KEYS
+    )
 
 
 def get_corruption_params(wildcards):
     """`sanity.corruption` without the paper's reported values (the figure's)."""
-    return {k: v for k, v in config["sanity"]["corruption"].items() if k != "reported"}
+    return without(config["sanity"]["corruption"], ("reported",))
 
 
 def get_attribution_params(wildcards):
@@ -389,10 +393,8 @@ def get_attribution_params(wildcards):
         )
     }
     params["presets"] = {block["preset"]: block["presets"][block["preset"]]}
-    params["optimise"] = {
-        k: v for k, v in block["optimise"].items() if k not in ATTRIBUTION_SIZING_KEYS
-    }
-    params["ig"] = {k: v for k, v in block["ig"].items() if k not in IG_SIZING_KEYS}
+    params["optimise"] = without(block["optimise"], ATTRIBUTION_SIZING_KEYS)
+    params["ig"] = without(block["ig"], IG_SIZING_KEYS)
     return params
 
 

@@ -120,6 +120,7 @@ def cache_numba_compilations(package: str) -> int:
     a function numba cannot cache (no writable location) stays as it was."""
     import sys
 
+    from numba.core.caching import NullCache
     from numba.core.dispatcher import Dispatcher
 
     enabled = 0
@@ -129,7 +130,7 @@ def cache_numba_compilations(package: str) -> int:
         for obj in list(vars(module).values()):
             if not isinstance(obj, Dispatcher) or getattr(obj.py_func, "__module__", None) != name:
                 continue
-            if type(obj._cache).__name__ != "NullCache":
+            if not isinstance(obj._cache, NullCache):
                 continue  # already cache=True
             try:
                 obj.enable_caching()
