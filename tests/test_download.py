@@ -185,3 +185,17 @@ def test_cli_manifest_and_fetch(tmp_path, shared_data, capsys):
     registry = str(REPO / "workflow/resources/datasets.yaml")
     assert main(["fetch", "mnist", str(tmp_path / "mnist"), "--registry", registry, "--mirror", str(shared_data)]) == 0
     assert len(list((tmp_path / "mnist").iterdir())) == 4
+
+
+def test_progress_in_a_log_file_is_whole_lines(tmp_path, shared_data, http_server, monkeypatch):
+    """A job's stderr is its log file: the transfer's bar writes lines there, not a redrawn bar."""
+    import io
+    import sys
+
+    base, _ = http_server(shared_data)
+    log = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", log)
+    settings = FetchSettings(**{**FAST, "progress": True})
+    fetch_file([f"{base}/mnist/{LABELS}"], tmp_path / LABELS, FileSpec(LABELS, sha256=LABELS_SHA, size=4542), settings)
+    assert "\r" not in log.getvalue()
+    assert log.getvalue().startswith(f"{LABELS}: 4.54k/4.54k B (100%) [")

@@ -358,6 +358,11 @@ def test_smoke_specifics(smoke_run):
     for rule in ("download_source", "prepare_dataset", "make_spectrograms", "plot_dataset_samples"):
         assert any((work / "logs" / rule).iterdir()), rule
         assert any((work / "benchmarks" / rule).iterdir()), rule
+    # Progress in a job's log is whole lines: no carriage returns of a redrawn bar.
+    logs = [p for p in (work / "logs").rglob("*") if p.is_file()]
+    assert [p for p in logs if b"\r" in p.read_bytes()] == []
+    train_log = (work / "logs/train_model/arumugam_cnn.log").read_text()
+    assert re.search(r"INFO aemap.progress: train arumugam_cnn: (\d+)/\1 epoch \(100%\)", train_log), train_log
 
 
 EXPERIMENTS = CONFIG["experiments"]

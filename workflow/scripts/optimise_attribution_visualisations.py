@@ -2,14 +2,13 @@
 
 import numpy as np
 import torch
-from tqdm import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
 
 from aemap.attribution.settings import resolve
 from aemap.attribution.stage import visualise_and_score
 from aemap.compute import resolve_device
 from aemap.io import load_npz, save_npz
 from aemap.models import load_checkpoint
+from aemap.progress import logging_beside, progress_bar
 from aemap.provenance import setup_logging
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
@@ -35,10 +34,9 @@ log.info(
     settings.optimise.memory_budget_mb,
     settings.optimise.max_batch,
 )
-# Log lines written while the bar is up go on lines of their own.
 with (
-    logging_redirect_tqdm(),
-    tqdm(total=n_items * settings.optimise.steps, unit="step", unit_scale=True, mininterval=5) as bar,
+    progress_bar(total=n_items * settings.optimise.steps, desc="optimise", unit="step", unit_scale=True) as bar,
+    logging_beside(bar),
 ):
     vis = visualise_and_score(
         model,

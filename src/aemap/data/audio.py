@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 from scipy import ndimage, signal
-from tqdm.auto import tqdm
+
+from aemap.progress import progress_bar
 
 IMAGE_ORIGIN = "lower"  # row 0 = lowest frequency band
 
@@ -182,7 +183,7 @@ def spectrogram_images(
     """
     jobs = [(str(Path(p)), params) for p in paths]
     out = np.empty((len(jobs), params.n_freq, params.n_time), dtype=np.float32)
-    bar = tqdm(total=len(jobs), desc="spectrograms", unit="file", disable=not progress)
+    bar = progress_bar(total=len(jobs), desc="spectrograms", unit="file", disable=not progress)
     if threads <= 1 or len(jobs) < 2:
         for i, job in enumerate(jobs):
             out[i] = _one(job)

@@ -30,9 +30,9 @@ from urllib.parse import quote, urlparse
 
 import pooch
 import requests
-from tqdm.auto import tqdm
 
 from aemap.io import atomic_path, file_digest, fsync_file
+from aemap.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -188,9 +188,14 @@ def _transfer(location: str, tmp: Path, settings: FetchSettings, progress: bool)
             raise FileNotFoundError(f"not found: {src}")
         shutil.copyfile(src, tmp)
         return
-    downloader = pooch.HTTPDownloader(progressbar=progress, timeout=settings.timeout_s)
     delay = settings.backoff_s
     for attempt in range(settings.retries + 1):
+        # A bar of our own (pooch's draws a live bar even into a log file), fresh for each
+        # attempt. pooch sets its total from Content-Length and skips a bar that is falsy,
+        # as tqdm is with a total of 0: hence 1 until then.
+        name = PurePosixPath(urlparse(location).path).name
+        bar = progress_bar(total=1, desc=name, unit="B", unit_scale=True, disable=not progress)
+        downloader = pooch.HTTPDownloader(progressbar=bar if progress else False, timeout=settings.timeout_s)
         try:
             downloader(location, str(tmp), None)
             return
@@ -204,6 +209,8 @@ def _transfer(location: str, tmp: Path, settings: FetchSettings, progress: bool)
             if attempt == settings.retries or _is_name_resolution_failure(err):
                 raise DownloadError(f"cannot reach {location}: {err.__class__.__name__}: {err}") from err
             reason = err.__class__.__name__
+        finally:
+            bar.close()
         log.warning("%s: %s, retry %d of %d in %.1f s", location, reason, attempt + 1, settings.retries, delay)
         time.sleep(delay)
         delay *= 2
@@ -379,7 +386,7 @@ def _fetch_files(
     settings: FetchSettings,
 ) -> None:
     many = len(files) > 8
-    bar = tqdm(files, desc=f"{spec.name}: files", unit="file", disable=not (settings.progress and many))
+    bar = progress_bar(files, desc=f"{spec.name}: files", unit="file", disable=not (settings.progress and many))
     for f in bar:
         fetch_file(locate(f), dest / f.name, f, settings, progress=settings.progress and not many)
 

@@ -35,9 +35,9 @@ from functools import partial
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from aemap.compute import batched
+from aemap.progress import progress_bar
 
 # Memory per block of rows (config importance.memory_budget_mb; the schema holds the same default).
 DEFAULT_BUDGET_MB = 512.0
@@ -229,7 +229,7 @@ def _permuted_error_sums(
         varying = torch.nonzero((original != original[:, :1]).any(1), as_tuple=True)[0]
         if len(varying) and n > 1:  # constant columns cannot change: nothing to draw or evaluate
             chunks.append((original.index_select(0, varying).contiguous(), (varying + start).tolist()))
-    bar = tqdm(total=n_features, desc=desc, unit="feature", disable=not progress, mininterval=1.0)
+    bar = progress_bar(total=n_features, desc=desc, unit="feature", disable=not progress)
     bar.update(n_features - sum(len(features) for _, features in chunks))
     with ThreadPoolExecutor(max_workers=1) as pool:
         draw = partial(_draw_permutations, n=n, n_permutations=n_permutations, seed=seed, stream=stream)

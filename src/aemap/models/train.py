@@ -20,10 +20,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from aemap.models.factory import ModelConfigError, build_model, load_weights, n_parameters
 from aemap.models.networks import DenseAutoencoder
+from aemap.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class TrainResult:
 
 
 def _epochs(n: int, name: str, progress: bool):
-    return tqdm(range(n), desc=f"train {name}", unit="epoch", disable=not progress, mininterval=1.0)
+    return progress_bar(range(n), desc=f"train {name}", unit="epoch", disable=not progress)
 
 
 @torch.no_grad()
