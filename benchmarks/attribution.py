@@ -12,7 +12,7 @@ written (PyTorch's default layout, its own kernels and module order), to
 show what aemap's defaults add: on the CPU the channels-last layout and the
 first convolution's image gradient as a matrix product
 (aemap.attribution.fastconv), and everywhere max-pool before ReLU
-(aemap.attribution.poolfirst). Each time is the best of --repeat runs (the
+(aemap.models.layout). Each time is the best of --repeat runs (the
 least disturbed by other work on the machine). Per-step cost is
 constant, so --steps only sets the measuring time; the table scales to 512
 steps (the default preset). Weights from results/arumugam_cnn/model.pt when

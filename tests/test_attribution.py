@@ -578,7 +578,7 @@ def test_single_channel_convs_are_swapped_only_where_exact_and_only_inside():
     [nn.MaxPool2d(2), nn.MaxPool2d(3, stride=2, padding=1), nn.MaxPool2d(2, ceil_mode=True), nn.MaxPool2d(3, 1)],
 )
 def test_pool_before_relu_gives_equal_values_and_gradients(pool):
-    from aemap.attribution.poolfirst import pool_before_relu
+    from aemap.models.layout import pool_before_relu
 
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), pool, nn.Conv2d(3, 2, 1), nn.ReLU(), pool)
@@ -598,7 +598,7 @@ def test_pool_before_relu_gives_equal_values_and_gradients(pool):
 
 
 def test_pool_before_relu_leaves_read_hooked_and_other_layers_alone():
-    from aemap.attribution.poolfirst import pool_before_relu
+    from aemap.models.layout import pool_before_relu
 
     model = _sharp_cnn()
     f = model.features  # conv, relu, pool x 3

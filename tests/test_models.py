@@ -1,5 +1,7 @@
 """Model families from config, the deterministic trainer, checkpoints."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -18,7 +20,7 @@ from aemap.models import (
     save_checkpoint,
 )
 from aemap.models.factory import n_parameters
-from aemap.models.train import TrainConfig, corrupt, fit_autoencoder, train_experiment
+from aemap.models.train import TrainConfig, corrupt, fit_autoencoder, fit_classifier, train_experiment
 
 from .conftest import REPO
 
@@ -267,3 +269,52 @@ def test_import_experiment_scores_the_model_on_its_data(tmp_path):
     assert metrics["test_loss"] == pytest.approx(result.metrics["test_loss"], rel=1e-6)
     assert metrics["train_loss"] == pytest.approx(result.metrics["train_loss"], rel=1e-6)
     assert metrics["loss"] == "bce" and metrics["weights"].endswith("w.pt")
+
+
+SMALL_CNN = {"family": "cnn", "channels": [4, 8], "hidden": [8]}  # 8x8 -> 4x4 -> 2x2 -> 32 -> 8 -> 4
+
+
+def _fit_small_cnn(memory_format: str, epochs: int = 3):
+    data = _stripes()
+    cfg = TrainConfig(epochs=epochs, batch_size=32, loss="cross_entropy", memory_format=memory_format)
+    torch.manual_seed(0)
+    model = build_model(SMALL_CNN, (8, 8), 4)
+    initial = copy.deepcopy(model)
+    args = (data["x_train"], data["y_train"], data["x_test"], data["y_test"], cfg, torch.device("cpu"))
+    result = fit_classifier(model, *args, progress=False)
+    return model, initial, result, data, cfg
+
+
+def test_cnn_training_equals_a_plain_loop_bit_for_bit():
+    """The trainer runs max-pool before ReLU; a plain loop (ReLU then pool, PyTorch's
+    layout, the same shuffles) must reach the same weights exactly. The stripes' zero
+    rows give the pools ties, the case where the two orders could part."""
+    model, reference, result, data, cfg = _fit_small_cnn("contiguous")
+    x, y = torch.as_tensor(data["x_train"]), torch.as_tensor(data["y_train"])
+    shuffle = torch.Generator().manual_seed(cfg.seed + 1)
+    opt = torch.optim.Adam(reference.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, fused=True)
+    for _ in range(cfg.epochs):
+        order = torch.randperm(len(x), generator=shuffle)
+        xs, ys = x[order], y[order]
+        for start in range(0, len(x), cfg.batch_size):
+            loss = nn.functional.cross_entropy(reference(xs[start : start + 32]), ys[start : start + 32])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    for a, b in zip(model.state_dict().values(), reference.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert not any("forward" in vars(m) for m in model.modules())  # its own forward again
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+
+
+def test_cnn_training_channels_last_agrees_and_hands_back_plain_weights():
+    plain, _, plain_result, _, _ = _fit_small_cnn("contiguous", epochs=1)
+    fast, _, fast_result, _, _ = _fit_small_cnn("channels_last", epochs=1)
+    auto, _, _, _, _ = _fit_small_cnn("auto", epochs=1)
+    for a, b, c in zip(plain.parameters(), fast.parameters(), auto.parameters(), strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)  # float rounding apart
+        assert torch.equal(c, b)  # auto is channels-last on the CPU
+        assert b.is_contiguous() and b.stride() == a.stride()  # the checkpoint's layout as before
+    assert fast_result.metrics["test_loss"] == pytest.approx(plain_result.metrics["test_loss"], rel=1e-4)
+    with pytest.raises(ModelConfigError, match="cls.train.memory_format: 'nhwc'"):
+        TrainConfig.from_config({"epochs": 1, "batch_size": 8, "memory_format": "nhwc"}, "cls.train")

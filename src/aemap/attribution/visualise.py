@@ -39,9 +39,9 @@ from torch import nn
 from aemap.attribution.fastconv import single_channel_convs
 from aemap.attribution.layers import trunk
 from aemap.attribution.perturb import Perturbation, PerturbationSettings
-from aemap.attribution.poolfirst import pool_before_relu
 from aemap.attribution.streams import ItemStreams, Random, random_tensor
 from aemap.attribution.transforms import TransformSettings, apply_transforms
+from aemap.models.layout import channels_last, layout_hint, pool_before_relu, uses_channels_last
 
 log = logging.getLogger(__name__)
 
@@ -152,62 +152,6 @@ def frozen(module: object) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
-MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
-
-
-def _uses_channels_last(module: object, device: torch.device | str, memory_format: str) -> bool:
-    """Whether to run a network's feature maps channels-last (``auto``: on
-    the CPU, for a network with 2-D convolutions). Measured on one AVX2 core,
-    a batch of 64 through the Table 3 CNN: the 1-channel first convolution
-    13x faster, each 2x2 max-pool 10x (their NCHW kernels are slow), a whole
-    visualisation step 1.2-1.6x. On a GPU fp32 convolutions have no such
-    gap, so ``auto`` leaves the layout alone there."""
-    if memory_format not in MEMORY_FORMATS:
-        raise ValueError(f"memory_format: unknown {memory_format!r}; known: {', '.join(MEMORY_FORMATS)}")
-    if memory_format == "contiguous" or not isinstance(module, nn.Module):
-        return False
-    has_conv = any(isinstance(m, nn.Conv2d) for m in module.modules())
-    return has_conv and (memory_format == "channels_last" or torch.device(device).type == "cpu")
-
-
-@contextlib.contextmanager
-def channels_last(module: object, enabled: bool) -> Iterator[None]:
-    """The 4-D weights of ``module`` stored channels-last inside (so oneDNN
-    runs the whole network in that layout); their own storage is restored
-    afterwards. Values are unchanged: only the memory layout differs.
-
-    ``Tensor.to(memory_format=...)``, not ``contiguous``: a 1-channel tensor
-    counts as contiguous in both layouts, and only ``to`` gives it the
-    channels-last strides oneDNN reads the layout from."""
-    if not enabled:
-        yield
-        return
-    params = [p for p in module.parameters() if p.dim() == 4]
-    originals = [p.data for p in params]
-    for p in params:
-        p.data = p.data.to(memory_format=torch.channels_last)
-    try:
-        yield
-    finally:
-        for p, data in zip(params, originals, strict=True):
-            p.data = data
-
-
-@contextlib.contextmanager
-def _layout_hint(fast_layout: bool) -> Iterator[None]:
-    """A network that calls ``Tensor.view`` on a feature map cannot take the
-    channels-last layout: say which setting avoids it."""
-    try:
-        yield
-    except RuntimeError as err:
-        if fast_layout and "view size is not compatible" in str(err):
-            raise RuntimeError(
-                f"{err}\nThe network reshapes a feature map with .view(), which the channels-last layout "
-                "does not allow: set attribution.optimise.memory_format: contiguous (or use .reshape)."
-            ) from err
-        raise
-
-
 def chunk_size(per_item: int, s: OptimiseSettings) -> int:
     """Items per chunk: as many whole random blocks as ``memory_budget_mb``
     and ``max_batch`` allow, and at least one block (a block cannot be split
@@ -244,7 +188,7 @@ def visualise(
     per_item = bytes_per_item(forward, layer, input_shape, device)
     size = chunk_size(per_item, s)
     parts = []
-    fast_layout = _uses_channels_last(forward, device, s.memory_format)
+    fast_layout = uses_channels_last(forward, device, s.memory_format)
     largest = min(n, size)
     if largest > 1 and largest * per_item > s.memory_budget_mb * 2**20:
         log.warning(
@@ -272,7 +216,7 @@ def visualise(
         # (measured on the CPU only: a GPU keeps its own).
         single_channel_convs(forward, fast_layout and torch.device(device).type == "cpu") as swapped,
         pool_before_relu(forward, layer, s.pool_before_relu) as fused,
-        _layout_hint(fast_layout),
+        layout_hint(fast_layout, "attribution.optimise.memory_format"),
     ):
         log.info(
             "feature maps %s; %d first convolution(s) with the CPU image-gradient kernel; "

@@ -5,14 +5,17 @@ one shuffled copy (and, for denoising, one noise draw) and then slices
 contiguous mini-batches out of it, so a step costs only the model's work.
 Fused Adam updates every parameter in one kernel. Seeds fix the weight
 initialisation, the shuffling and the noise, so on the CPU two runs with the
-same thread count give byte-identical weights.
+same thread count give byte-identical weights. A CNN trains with max-pool
+before ReLU (bit-identical weights, less work) and, on the CPU, channels-last
+feature maps (``train.memory_format``; aemap.models.layout).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -22,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aemap.models.factory import ModelConfigError, build_model, load_weights, n_parameters
+from aemap.models.layout import MEMORY_FORMATS, channels_last, layout_hint, pool_before_relu, uses_channels_last
 from aemap.models.networks import DenseAutoencoder
 from aemap.progress import progress_bar
 
@@ -45,6 +49,9 @@ class TrainConfig:
     noise: float = 0.0
     seed: int = 0
     eval_batch_size: int = 4096
+    # auto: a CNN's feature maps channels-last on the CPU (1.6-2x faster there; the
+    # weights then differ from the plain layout's by float rounding).
+    memory_format: str = "auto"
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any], key: str = "train") -> TrainConfig:
@@ -60,6 +67,10 @@ class TrainConfig:
             raise ModelConfigError(f"{key}: unknown key(s) {sorted(unknown)}")
         if "betas" in values:
             values["betas"] = tuple(values["betas"])
+        if values.get("memory_format", "auto") not in MEMORY_FORMATS:
+            raise ModelConfigError(
+                f"{key}.memory_format: {values['memory_format']!r} is not one of {', '.join(MEMORY_FORMATS)}"
+            )
         return cls(**values)
 
 
@@ -120,6 +131,26 @@ def evaluate_reconstruction(model: nn.Module, inputs: torch.Tensor, targets: tor
         sl = slice(start, start + cfg.eval_batch_size)
         total += loss_fn(inputs[sl], targets[sl], "sum").double()
     return float(total / targets.numel())
+
+
+@contextlib.contextmanager
+def _fast_paths(model: nn.Module, cfg: TrainConfig, device: torch.device) -> Iterator[None]:
+    """Inside, ``model`` runs max-pool before ReLU (the same weights, bit for
+    bit) and, as ``cfg.memory_format`` says, channels-last; its weights are
+    back in their own layout afterwards."""
+    fast_layout = uses_channels_last(model, device, cfg.memory_format)
+    with (
+        channels_last(model, fast_layout),
+        pool_before_relu(model, keep=None) as pairs,
+        layout_hint(fast_layout, "train.memory_format"),
+    ):
+        if fast_layout or pairs:
+            log.info(
+                "feature maps %s; %d ReLU -> max-pool pair(s) run pool first",
+                "channels-last" if fast_layout else "in PyTorch's layout",
+                pairs,
+            )
+        yield
 
 
 def _fit(
@@ -199,25 +230,26 @@ def fit_autoencoder(
             torch.index_select(x_tr, 0, torch.randperm(n, generator=shuffle_gen).to(device), out=targets)
         return corrupt(targets, cfg.noise, noise_gen, out=noisy), targets
 
-    history, timing = _fit(
-        model,
-        n,
-        cfg,
-        epoch_batches,
-        loss_fn,
-        lambda: {"test_loss": evaluate_reconstruction(model, test_inputs, x_te, cfg)},
-        name,
-        progress,
-    )
-    # Final losses by a full pass in eval mode (the running train loss mixes weights of a whole epoch).
-    train_inputs = corrupt(x_tr, cfg.noise, _generator(cfg.seed + _TEST_NOISE, device))
-    metrics = {
-        "train_loss": evaluate_reconstruction(model, train_inputs, x_tr, cfg),
-        "test_loss": evaluate_reconstruction(model, test_inputs, x_te, cfg),
-        "loss": cfg.loss,
-    }
-    if cfg.noise > 0:
-        metrics["test_loss_clean_input"] = evaluate_reconstruction(model, x_te, x_te, cfg)
+    with _fast_paths(model, cfg, device):
+        history, timing = _fit(
+            model,
+            n,
+            cfg,
+            epoch_batches,
+            loss_fn,
+            lambda: {"test_loss": evaluate_reconstruction(model, test_inputs, x_te, cfg)},
+            name,
+            progress,
+        )
+        # Final losses by a full pass in eval mode (the running train loss mixes weights of a whole epoch).
+        train_inputs = corrupt(x_tr, cfg.noise, _generator(cfg.seed + _TEST_NOISE, device))
+        metrics = {
+            "train_loss": evaluate_reconstruction(model, train_inputs, x_tr, cfg),
+            "test_loss": evaluate_reconstruction(model, test_inputs, x_te, cfg),
+            "loss": cfg.loss,
+        }
+        if cfg.noise > 0:
+            metrics["test_loss_clean_input"] = evaluate_reconstruction(model, x_te, x_te, cfg)
     return TrainResult(history, metrics, timing)
 
 
@@ -262,11 +294,12 @@ def fit_classifier(
         test_loss, test_acc = evaluate_classifier(model, x_te, y_te, cfg.eval_batch_size)
         return {"test_loss": test_loss, "test_accuracy": test_acc}
 
-    history, timing = _fit(
-        model, n, cfg, epoch_batches, lambda xb, yb: F.cross_entropy(model(xb), yb), evaluate, name, progress
-    )
-    train_loss, train_acc = evaluate_classifier(model, x_tr, y_tr, cfg.eval_batch_size)
-    test_loss, test_acc = evaluate_classifier(model, x_te, y_te, cfg.eval_batch_size)
+    with _fast_paths(model, cfg, device):
+        history, timing = _fit(
+            model, n, cfg, epoch_batches, lambda xb, yb: F.cross_entropy(model(xb), yb), evaluate, name, progress
+        )
+        train_loss, train_acc = evaluate_classifier(model, x_tr, y_tr, cfg.eval_batch_size)
+        test_loss, test_acc = evaluate_classifier(model, x_te, y_te, cfg.eval_batch_size)
     metrics = {
         "train_loss": train_loss,
         "test_loss": test_loss,
