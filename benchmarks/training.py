@@ -1,12 +1,17 @@
-"""Where training time goes: the Arumugam & Kiran DAE (784-128-32, batch 25).
+"""Where training time goes: the Arumugam & Kiran DAE (784-128-32, batch 25)
+and the Table 3 CNN (batch 64).
 
-Prints seconds per epoch (60,000 MNIST images, 2,400 steps) for
+Prints seconds per epoch (60,000 MNIST images) of the DAE (2,400 steps) for
   1. a plain PyTorch loop: DataLoader over a TensorDataset, per-batch noise, Adam;
   2. the same loop over in-memory tensors (no DataLoader);
   3. aemap's trainer (one shuffled copy + one noise draw per epoch, contiguous
      slices, BCE from logits, fused Adam);
-and the split of aemap's step time into forward, backward and optimiser.
-Each is timed on `--steps` steps and scaled to one epoch, in the same run.
+and the split of aemap's step time into forward, backward and optimiser;
+then of the CNN (938 steps) for a plain loop over in-memory tensors and
+aemap's trainer in PyTorch's layout (max-pool before ReLU only: the same
+weights bit for bit) and channels-last (`train.memory_format: auto` on the
+CPU). Each is timed on `--steps` steps and scaled to one epoch, in the same
+run; the CNN's rows are the best of `--repeat`.
 
     .venv/bin/python benchmarks/training.py [--prepared results/prepared/mnist.npz] [--threads 1]
 """
@@ -24,17 +29,49 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from aemap.io import load_npz
 from aemap.models import build_model
-from aemap.models.train import TrainConfig, fit_autoencoder
+from aemap.models.train import TrainConfig, fit_autoencoder, fit_classifier
 
 SPEC = {"family": "dense_ae", "encoder": [128, 32]}
 BATCH, KAPPA, STEPS_PER_EPOCH = 25, 0.1, 2400  # kappa as in config.yaml
 
 
-def load_images(path: Path) -> torch.Tensor:
+CNN = {"family": "cnn", "channels": [32, 64, 64], "kernel_size": 3, "pool": 2, "hidden": [128]}
+CNN_BATCH, CNN_STEPS_PER_EPOCH = 64, 60000 / 64
+
+
+def load_images(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     if path.is_file():
-        return torch.as_tensor(load_npz(path)["x_train"])
+        arrays = load_npz(path)
+        return torch.as_tensor(arrays["x_train"]), torch.as_tensor(arrays["y_train"])
     print(f"({path} not found: using random images of the same shape)")
-    return torch.rand(60000, 28, 28)
+    return torch.rand(60000, 28, 28), torch.randint(0, 10, (60000,))
+
+
+def cnn_plain_loop(x: torch.Tensor, y: torch.Tensor, steps: int) -> float:
+    """In-memory tensors, shuffled, the model as written (NCHW, ReLU then pool), Adam."""
+    torch.manual_seed(0)
+    model = build_model(CNN, (28, 28), 10)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    perm = torch.randperm(len(x))
+    t0 = time.perf_counter()
+    for i in range(steps):
+        idx = perm[i * CNN_BATCH : (i + 1) * CNN_BATCH]
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return (time.perf_counter() - t0) / steps * CNN_STEPS_PER_EPOCH
+
+
+def cnn_trainer(x: torch.Tensor, y: torch.Tensor, steps: int, memory_format: str) -> float:
+    torch.manual_seed(0)
+    model = build_model(CNN, (28, 28), 10)
+    cfg = TrainConfig(epochs=1, batch_size=CNN_BATCH, loss="cross_entropy", memory_format=memory_format)
+    n = steps * CNN_BATCH
+    x_np, y_np = x[:n].numpy(), y[:n].numpy()
+    # A 64-image test pass: the epoch time is then the training steps (the plain loop evaluates nothing).
+    result = fit_classifier(model, x_np, y_np, x_np[:64], y_np[:64], cfg, torch.device("cpu"), progress=False)
+    return result.timing["epoch_seconds"][0] / steps * CNN_STEPS_PER_EPOCH
 
 
 def plain_loop(x: torch.Tensor, steps: int, use_loader: bool) -> float:
@@ -95,9 +132,11 @@ def main() -> None:
     parser.add_argument("--prepared", type=Path, default=Path("results/prepared/mnist.npz"))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=1200)
+    parser.add_argument("--cnn-steps", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=2, help="the CNN's rows: best of this many runs")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    x = load_images(args.prepared)
+    x, y = load_images(args.prepared)
     rows = [
         ("plain loop, DataLoader", plain_loop(x, args.steps, use_loader=True)),
         ("plain loop, in-memory tensors", plain_loop(x, args.steps, use_loader=False)),
@@ -114,6 +153,17 @@ def main() -> None:
     for name, sec in parts.items():
         print(f"  {name:<16} {sec:>6.2f} s  {100 * sec / total:>5.1f} %")
     print("  (the rest of the trainer's epoch: shuffling, noise, evaluation on the test set)")
+
+    cnn_rows = [
+        ("plain loop, in-memory tensors", lambda: cnn_plain_loop(x, y, args.cnn_steps)),
+        ("aemap trainer, PyTorch's layout", lambda: cnn_trainer(x, y, args.cnn_steps, "contiguous")),
+        ("aemap trainer, channels-last", lambda: cnn_trainer(x, y, args.cnn_steps, "channels_last")),
+    ]
+    print(f"\nTable 3 CNN, batch {CNN_BATCH}, {args.threads} thread(s), best of {args.repeat}")
+    print(f"{'loop':<32} {'s / epoch':>10} {'10 epochs (min)':>16} {'speed-up':>9}")
+    times = [min(run() for _ in range(args.repeat)) for _, run in cnn_rows]
+    for (name, _), sec in zip(cnn_rows, times, strict=True):
+        print(f"{name:<32} {sec:>10.2f} {sec * 10 / 60:>16.1f} {times[0] / sec:>8.1f}x")
 
 
 if __name__ == "__main__":
