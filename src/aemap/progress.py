@@ -104,31 +104,12 @@ def progress_bar(
     in a terminal or notebook, plain lines every ``log_interval_s`` seconds
     in a file (a job's log)."""
     stream = sys.stderr if stream is None else stream
+    common = dict(iterable=iterable, total=total, desc=desc, unit=unit, disable=disable, file=stream, **kwargs)
     if _is_live(stream):
-        return live_tqdm(
-            iterable,
-            total=total,
-            desc=desc,
-            unit=unit,
-            disable=disable,
-            file=stream,
-            mininterval=live_interval_s,
-            **kwargs,
-        )
+        return live_tqdm(mininterval=live_interval_s, **common)
     # miniters=1 and maxinterval: a line is due only by time (tqdm's adaptive
     # miniters could hold it back; its monitor thread would add one every 10 s).
-    return LineProgress(
-        iterable,
-        total=total,
-        desc=desc,
-        unit=unit,
-        disable=disable,
-        file=stream,
-        mininterval=log_interval_s,
-        maxinterval=max(log_interval_s, 10.0),
-        miniters=1,
-        **kwargs,
-    )
+    return LineProgress(mininterval=log_interval_s, maxinterval=max(log_interval_s, 10.0), miniters=1, **common)
 
 
 def logging_beside(bar: tqdm) -> contextlib.AbstractContextManager[None]:

@@ -49,7 +49,7 @@ class TrainConfig:
     noise: float = 0.0
     seed: int = 0
     eval_batch_size: int = 4096
-    # auto: a CNN's feature maps channels-last on the CPU (1.6-2x faster there; the
+    # auto: a CNN's feature maps channels-last on the CPU (an epoch ~1.5x faster there; the
     # weights then differ from the plain layout's by float rounding).
     memory_format: str = "auto"
 
