@@ -297,7 +297,8 @@ def test_cnn_training_equals_a_plain_loop_bit_for_bit():
         order = torch.randperm(len(x), generator=shuffle)
         xs, ys = x[order], y[order]
         for start in range(0, len(x), cfg.batch_size):
-            loss = nn.functional.cross_entropy(reference(xs[start : start + 32]), ys[start : start + 32])
+            batch = slice(start, start + cfg.batch_size)
+            loss = nn.functional.cross_entropy(reference(xs[batch]), ys[batch])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -28,8 +28,8 @@ from tqdm.std import tqdm
 
 log = logging.getLogger(__name__)
 
-LINE_FORMAT = "{desc}{n_fmt}/{total_fmt} {unit} ({percentage:.0f}%) [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
-LINE_FORMAT_NO_TOTAL = "{desc}{n_fmt} {unit} [{elapsed}, {rate_fmt}{postfix}]"
+LINE_FORMAT = "{n_fmt}/{total_fmt} {unit} ({percentage:.0f}%) [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
+LINE_FORMAT_NO_TOTAL = "{n_fmt} {unit} [{elapsed}, {rate_fmt}{postfix}]"
 
 
 class LineProgress(tqdm):
@@ -39,7 +39,6 @@ class LineProgress(tqdm):
 
     def __init__(self, *args: Any, **kwargs: Any):
         kwargs["leave"] = False  # close() writes the last line itself, without tqdm's bare newline
-        kwargs.setdefault("ascii", True)
         self._logged_n = kwargs.get("initial", 0)  # set first: tqdm's __init__ already displays
         self._stream = kwargs.get("file") or sys.stderr
         super().__init__(*args, **kwargs)
@@ -48,10 +47,7 @@ class LineProgress(tqdm):
         if msg is not None or self.n == self._logged_n:
             return False  # tqdm clearing its line, or nothing new to say (the opening 0)
         fmt = LINE_FORMAT if self.total else LINE_FORMAT_NO_TOTAL
-        meter = self.format_dict
-        desc = meter.pop("prefix", "") or ""
-        meter.update(bar_format=fmt.replace("{desc}", f"{desc}: " if desc else ""), prefix="")
-        line = self.format_meter(**meter)
+        line = self.format_meter(**{**self.format_dict, "bar_format": ("{desc}: " if self.desc else "") + fmt})
         self._logged_n = self.n
         if _logging_writes_to(self._stream):
             log.info("%s", line)
