@@ -38,9 +38,9 @@ def _claim(check, experiment="exp", expected=None, **args):
     )
 
 
-def _table(tmp_path, claims, analyses, classifier=None):
+def _table(tmp_path, claims, analyses):
     run = sorted({c.experiment for c in claims})
-    return replication_table(claims, run, {e: analyses for e in run}, tmp_path, classifier)
+    return replication_table(claims, run, {e: analyses for e in run}, tmp_path)
 
 
 def _write_latent(tmp_path, tops: dict[str, list[int]], experiment="exp"):
@@ -115,7 +115,8 @@ def test_top_dimension_checks_read_the_ranks(tmp_path):
     assert "no class 'zz'" in table["reason"].iloc[7]
 
 
-def _write_corruption(tmp_path, most, least, fractions=(0.1, 0.2, 0.3)):
+def _write_corruption(tmp_path, most, least, fractions=(0.0, 0.1, 0.2, 0.3)):
+    """Rows as compute_corruption_accuracy writes them: fraction 0 is the clean accuracy."""
     rows = [
         {"source": "csda_local", "which": which, "fraction": f, "accuracy": a, "accuracy_std": 0.0, "runs": 1}
         for which, accs in (("most", most), ("least", least))
@@ -124,12 +125,10 @@ def _write_corruption(tmp_path, most, least, fractions=(0.1, 0.2, 0.3)):
     path = tmp_path / "dae" / "sanity" / "corruption.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(path, index=False)
-    (tmp_path / "cnn").mkdir(exist_ok=True)
-    (tmp_path / "cnn" / "metrics.json").write_text(json.dumps({"test_accuracy": 0.99}))
 
 
 def test_corruption_checks(tmp_path):
-    _write_corruption(tmp_path, most=[0.9, 0.7, 0.45], least=[0.99, 0.985, 0.98])
+    _write_corruption(tmp_path, most=[0.99, 0.9, 0.7, 0.45], least=[0.99, 0.99, 0.985, 0.98])
     claims = [
         _claim(
             "corruption_point", "dae", {"value": 0.4, "tolerance": 0.1}, source="csda_local", which="most", fraction=0.3
@@ -148,15 +147,19 @@ def test_corruption_checks(tmp_path):
         ),
     ]
     claims = [Claim(**{**c.__dict__, "id": f"c{i}"}) for i, c in enumerate(claims)]
-    table = _table(tmp_path, claims, ["sanity"], classifier="cnn")
+    table = _table(tmp_path, claims, ["sanity"])
     assert table["verdict"].tolist() == ["reproduced", "reproduced", "reproduced", "not comparable"]
     assert table["ours"].iloc[0] == "45.0 %"
-    assert "1.0 points lower" in table["ours"].iloc[2]
-    assert claim_files(claims[2], "results", "cnn") == ["results/dae/sanity/corruption.csv", "results/cnn/metrics.json"]
-    _write_corruption(tmp_path, most=[0.9, 0.95, 0.2], least=[0.9, 0.8, 0.7])
-    table = _table(tmp_path, claims[:3], ["sanity"], classifier="cnn")
+    # The drop is measured from the table's own clean (0 %) row: the same classifiers and images.
+    assert table["ours"].iloc[2] == "98.0 % (clean 99.0 %: 1.0 points lower)"
+    assert claim_files(claims[2], "results") == ["results/dae/sanity/corruption.csv"]
+    _write_corruption(tmp_path, most=[0.9, 0.9, 0.95, 0.2], least=[0.95, 0.9, 0.8, 0.7])
+    table = _table(tmp_path, claims[:3], ["sanity"])
     assert table["verdict"].tolist() == ["differs", "differs", "differs"]
-    assert "from 0.4" in table["reason"].iloc[0]
+    assert "from 0.4" in table["reason"].iloc[0] and "25.0 points lower" in table["ours"].iloc[2]
+    _write_corruption(tmp_path, most=[0.9, 0.7, 0.45], least=[0.99, 0.985, 0.98], fractions=(0.1, 0.2, 0.3))
+    row = _table(tmp_path, claims[2:3], ["sanity"]).iloc[0]
+    assert row["verdict"] == "not comparable" and "no clean (0 %) row" in row["reason"]
 
 
 def test_metric_translation_and_saliency_checks(tmp_path):

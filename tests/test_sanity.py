@@ -3,20 +3,26 @@ pixel ranking and corruption with known answers, centres of mass, map-image
 correlations."""
 
 import numpy as np
+import pandas as pd
 import pytest
+import torch
 
 from aemap.checks.corruption import (
     corrupt_pixels,
+    corruption_runs,
     corruption_table,
     importance_sources,
+    label_predictor,
     pixel_mask,
     rank_pixels,
+    summarise_corruption,
 )
-from aemap.checks.derived import SanityConfigError, add_derived_entries, derived_entries
+from aemap.checks.derived import SanityConfigError, add_derived_entries, check_classifiers, derived_entries
 from aemap.checks.single_class import correlation_table, map_image_correlations
 from aemap.checks.translation import centre_of_mass, from_centre, translation_shift
 from aemap.data.prepare import CanvasSpec, PrepareError, PrepareSpec, place_on_canvas, prepare
 from aemap.data.readers import LabelledArrays
+from aemap.models import build_model
 
 
 def config(**sanity):
@@ -71,6 +77,43 @@ def test_explicit_entries_win_and_errors_name_the_key():
         derived_entries(config(classifier="nope"))
     with pytest.raises(SanityConfigError, match="sanity.classifier: 'dae' is a dense_ae model"):
         derived_entries(config(classifier="dae"))
+
+
+def test_classifier_seeds_train_copies_of_the_classifier():
+    cfg = config(classifier_seeds=[3, 0, 5])
+    cfg["experiments"]["cnn"].update(train={"epochs": 2, "seed": 0}, reported={"test_accuracy": 0.9}, analyses=["x"])
+    _, experiments = derived_entries(cfg)
+    assert sorted(experiments) == ["cnn_seed3", "cnn_seed5", "dae_class0", "dae_class7", "dae_translated"]
+    copy = experiments["cnn_seed5"]
+    assert copy["train"] == {"epochs": 2, "seed": 5} and cfg["experiments"]["cnn"]["train"]["seed"] == 0
+    assert copy["model"] == cfg["experiments"]["cnn"]["model"] and copy["data"] == "mnist"
+    assert copy["analyses"] == [] and "reported" not in copy  # it only scores check 3
+    # In the order given; the classifier itself stands for its own seed.
+    assert check_classifiers(cfg) == ["cnn_seed3", "cnn", "cnn_seed5"]
+    assert check_classifiers(config()) == ["cnn"] and check_classifiers(config(classifier=None)) == []
+    only_others = config(classifier_seeds=[1])
+    only_others["experiments"]["cnn"]["train"] = {"seed": 0}
+    assert check_classifiers(only_others) == ["cnn_seed1"]
+    assert "cnn_seed1" in derived_entries(only_others)[1]
+
+
+def test_classifier_seed_errors_name_the_key():
+    def with_seed(seeds, **cnn):
+        cfg = config(classifier_seeds=seeds)
+        cfg["experiments"]["cnn"].update(train={"seed": 0}, **cnn)
+        return cfg
+
+    with pytest.raises(SanityConfigError, match=r"sanity.classifier_seeds: \[1, 1\] must be distinct"):
+        derived_entries(with_seed([1, 1]))
+    with pytest.raises(SanityConfigError, match="experiments.cnn.weights"):
+        derived_entries(with_seed([0, 1], weights="mine.pt"))
+    assert derived_entries(with_seed([0], weights="mine.pt"))[1].keys() == {
+        "dae_class0",
+        "dae_class7",
+        "dae_translated",
+    }
+    with pytest.raises(SanityConfigError, match="without a sanity.classifier"):
+        derived_entries(config(classifier=None, classifier_seeds=[0]))
 
 
 def test_place_on_canvas_puts_the_digit_top_left():
@@ -151,6 +194,58 @@ def test_corruption_of_the_only_important_pixel_destroys_accuracy():
     # or not (accuracy 1), so the mean over 3 seeds is a multiple of 1/3, never a mix within a seed.
     thirds = random.accuracy.to_numpy() * 3
     np.testing.assert_allclose(thirds, thirds.round(), atol=1e-9)
+
+
+def test_corruption_over_several_classifiers_mean_and_spread():
+    """Two classifiers: the one-pixel one and one that always says 1. Flipping
+    the one pixel that matters costs the first everything and the second
+    nothing, so each cell's mean and sd are known by hand."""
+    rng = np.random.default_rng(2)
+    x = (rng.uniform(size=(40, 4, 4)) > 0.5).astype(np.float32)
+    y = _one_pixel_classifier(x)
+    always_one = lambda images: np.ones(len(images), dtype=np.int64)  # noqa: E731
+    share = float(np.mean(y == 1))
+    scores = {"right": np.eye(16)[0]}
+    classifiers = {"pixel": _one_pixel_classifier, "ones": always_one}
+    runs = corruption_runs(classifiers, x, y, scores, fractions=(1 / 16,), random_seeds=(0, 1))
+    assert list(runs.columns) == ["classifier", "source", "which", "fraction", "random_seed", "accuracy"]
+    # 2 classifiers x (right: 1 ranking + random: 2 seeds) x 2 ends x 2 fractions (0 and 1/16)
+    assert len(runs) == 2 * 3 * 2 * 2
+    assert set(runs[runs.source == "right"].random_seed) == {-1} and set(runs[runs.source == "random"].random_seed) == {
+        0,
+        1,
+    }
+    table = summarise_corruption(runs)
+    cell = table[(table.source == "right") & (table.which == "most") & (table.fraction > 0)].iloc[0]
+    assert cell.runs == 2 and cell.classifiers == 2
+    assert cell.accuracy == pytest.approx(share / 2)  # 0 (pixel) and `share` (ones)
+    assert cell.accuracy_std == pytest.approx(np.std([0.0, share], ddof=1))
+    clean = table[(table.source == "right") & (table.fraction == 0)].accuracy
+    assert clean.tolist() == pytest.approx([(1 + share) / 2] * 2)
+    random = table[(table.source == "random") & (table.fraction == 0)]
+    assert (random.runs == 4).all() and (random.classifiers == 2).all()
+    # One classifier: the same table as corruption_table's.
+    alone = corruption_runs({"pixel": _one_pixel_classifier}, x, y, scores, fractions=(1 / 16,), random_seeds=(0, 1))
+    single = corruption_table(_one_pixel_classifier, x, y, scores, fractions=(1 / 16,), random_seeds=(0, 1))
+    pd.testing.assert_frame_equal(summarise_corruption(alone), single)
+
+
+def test_label_predictor_fast_layout_gives_the_same_labels_and_leaves_the_model_alone():
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    model = build_model(
+        {"family": "cnn", "channels": [8, 16], "kernel_size": 3, "pool": 2, "hidden": [16]}, (28, 28), 10
+    )
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = np.random.default_rng(0).uniform(size=(300, 28, 28)).astype(np.float32)
+    with torch.inference_mode():
+        plain = model(torch.as_tensor(x)).argmax(1).numpy()  # PyTorch's layout, ReLU before pool, one batch
+    fast = label_predictor(model, batch=64)(x)  # channels-last, pool first, in batches (a last one of 44)
+    np.testing.assert_array_equal(fast, plain)
+    np.testing.assert_array_equal(label_predictor(model, memory_format="contiguous")(x), plain)
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) and after[k].is_contiguous() for k in before)
+    assert label_predictor(model)(x[:0]).shape == (0,)
 
 
 def test_per_image_scores_corrupt_each_image_by_its_own_map():

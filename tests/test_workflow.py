@@ -22,7 +22,7 @@ import yaml
 
 from aemap.analyses import resolve_analyses
 from aemap.attribution.layers import default_layer_names_of_spec
-from aemap.checks.derived import add_derived_entries
+from aemap.checks.derived import add_derived_entries, check_classifiers
 from aemap.data.prepare import check_prepared
 from aemap.data.registry import load_registry
 from aemap.explain.reconstruction import roc_auc
@@ -89,6 +89,8 @@ def expected_jobs(config: dict) -> dict[str, int]:
     exps, prepared = config["experiments"], config["prepared"]
     registry = load_registry(REPO / config["data"]["registry"])
     derived = [name for name in exps if name not in CONFIG["experiments"]]
+    # Check 3's classifier trained with other seeds: trained, nothing else.
+    classifier_copies = set(check_classifiers(config)) & set(derived)
     built = list(config["run"]) + derived
     views = {exps[e]["data"] for e in built}
     datasets = {prepared[v]["dataset"] for v in views}
@@ -120,7 +122,7 @@ def expected_jobs(config: dict) -> dict[str, int]:
         ),
         "plot_inglis_fig4_importance": len(with_("importance")),
         "plot_inglis_fig11_umap": len(with_("umap")),
-        "compute_saliency_maps": len(set(with_("saliency")) | set(sanity) | set(derived)),
+        "compute_saliency_maps": len(set(with_("saliency")) | set(sanity) | (set(derived) - classifier_copies)),
         "plot_arumugam_fig7_saliency": len(with_("saliency")),
         "compute_corruption_accuracy": len(sanity),
         "measure_translation_shift": len(sanity),
@@ -161,7 +163,8 @@ def test_dry_run_schedules_what_the_config_declares(tmp_path):
     expected = expected_jobs(CONFIG)
     assert {rule: stats.get(rule, 0) for rule in expected} == expected
     # The numbers the papers' reproduction implies, as a check of the derivation itself.
-    assert expected["download_source"] == 5 and expected["train_model"] == 20 and expected["prepare_dataset"] == 17
+    # 20 models, and check 3's classifier trained with two more seeds.
+    assert expected["download_source"] == 5 and expected["train_model"] == 22 and expected["prepare_dataset"] == 17
     assert expected["embed_latent_space"] == 4 * 7  # seven autoencoders with `latent` (their UMAP serves Fig. 11)
     for target in ("mnist", "mnist01", "emnist_vowels", "fashion_mnist", "audiomnist", "fsdd"):
         assert f"results/prepared/{target}.npz" in out
@@ -489,7 +492,17 @@ def test_smoke_sanity_check_outputs(smoke_run):
     assert len(table) == 7 * 2 * 4 and sorted(set(table["fraction"])) == [0.0, 0.1, 0.2, 0.3]
     clean = table[table["fraction"] == 0]["accuracy"]
     assert clean.nunique() == 1  # 0 %: the same, clean accuracy for every source
-    assert (table[table["source"] == "random"]["runs"] == 5).all()
+    # tests/smoke.yaml: classifier seeds 0 and 1, so arumugam_cnn and a copy trained with seed 1.
+    assert (table["classifiers"] == 2).all()
+    assert (table[table["source"] == "random"]["runs"] == 2 * 5).all()
+    runs = pd.read_csv(res / "sanity" / "corruption_runs.csv")
+    assert sorted(set(runs["classifier"])) == ["arumugam_cnn", "arumugam_cnn_seed1"]
+    assert len(runs) == 2 * (6 + 5) * 2 * 4  # classifiers x rankings (6 sources, 5 random seeds) x ends x fractions
+    copy = json.loads((work / "results/arumugam_cnn_seed1/metrics.json").read_text())
+    clean_runs = runs[runs["fraction"] == 0].groupby("classifier")["accuracy"].first()
+    assert clean_runs["arumugam_cnn_seed1"] == pytest.approx(copy["test_accuracy"])  # the same test images
+    mean = runs.groupby(["source", "which", "fraction"], sort=False)["accuracy"].mean().to_numpy()
+    np.testing.assert_allclose(table["accuracy"], mean, rtol=1e-5)
     for name in ("sanity_single_class", "sanity_translation", "sanity_corrupted_examples", "sanity_corruption"):
         assert (fig / f"{name}.png").stat().st_size > 10_000, name
 

@@ -9,6 +9,7 @@ from aemap.analyses import resolve_analyses
 from aemap.checks.derived import (
     SanityConfigError,
     add_derived_entries,
+    check_classifiers,
     single_class_name,
     translated_name,
 )
@@ -307,7 +308,8 @@ def get_saliency_params(wildcards):
 
 def get_corruption_inputs(wildcards):
     inputs = {
-        "classifier": f"results/{config['sanity']['classifier']}/model.pt",
+        # One trained classifier per sanity.classifier_seeds entry.
+        "classifiers": [f"results/{c}/model.pt" for c in check_classifiers(config)],
         "data": get_experiment_data(wildcards),
         "maps": f"results/{wildcards.experiment}/saliency/maps.npz",
     }
@@ -372,8 +374,12 @@ def get_importance_params(wildcards):
 
 
 def get_corruption_params(wildcards):
-    """`sanity.corruption` without the paper's reported values (the figure's)."""
-    return without(config["sanity"]["corruption"], ("reported",))
+    """`sanity.corruption` without the paper's reported values (the figure's),
+    and the classifiers' names (in the order of their inputs)."""
+    return {
+        **without(config["sanity"]["corruption"], ("reported",)),
+        "classifiers": check_classifiers(config),
+    }
 
 
 def get_attribution_params(wildcards):
@@ -547,7 +553,6 @@ def _replication_facts():
         "analyses": {
             e: list(config["experiments"][e]["analyses"]) for e in config["run"]
         },
-        "classifier": config["sanity"]["classifier"],
     }
 
 
@@ -561,7 +566,7 @@ def get_replication_inputs(wildcards):
     files = set()
     for claim in CLAIMS:
         if is_runnable(claim, facts["run"], facts["analyses"]):
-            files.update(claim_files(claim, classifier=facts["classifier"]))
+            files.update(claim_files(claim))
     return sorted(files)
 
 

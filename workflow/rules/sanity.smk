@@ -94,6 +94,7 @@ rule compute_corruption_accuracy:
         unpack(get_corruption_inputs),
     output:
         csv="results/{experiment}/sanity/corruption.csv",
+        runs="results/{experiment}/sanity/corruption_runs.csv",
         examples="results/{experiment}/sanity/corruption_examples.npz",
     log:
         "logs/compute_corruption_accuracy/{experiment}.log",

@@ -8,7 +8,7 @@ from aemap.replication import load_claims, replication_table, to_html, to_markdo
 sm = snakemake  # noqa: F821 - injected by Snakemake
 log = setup_logging(sm.log[0])
 facts = sm.params.facts
-table = replication_table(load_claims(), facts["run"], facts["analyses"], "results", facts["classifier"])
+table = replication_table(load_claims(), facts["run"], facts["analyses"], "results")
 with atomic_path(sm.output.csv) as tmp:
     table.to_csv(tmp, index=False)
 with atomic_path(sm.output.md) as tmp:

@@ -1,14 +1,16 @@
-"""Rule compute_corruption_accuracy: sanity check 3 -> sanity/corruption.csv (+ Fig. 10 examples)."""
+"""Rule compute_corruption_accuracy: sanity check 3 -> sanity/corruption.csv (mean over the
+classifiers' runs), sanity/corruption_runs.csv (every run) (+ Fig. 10 examples)."""
 
 import numpy as np
 import torch
 
 from aemap.checks.corruption import (
     corrupted_examples,
-    corruption_table,
+    corruption_runs,
     importance_sources,
     label_predictor,
     rank_pixels,
+    summarise_corruption,
 )
 from aemap.io import atomic_path, load_npz, save_npz
 from aemap.models import load_checkpoint
@@ -18,7 +20,11 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 log = setup_logging(sm.log[0])
 torch.set_num_threads(sm.threads)
 cfg = sm.params.corruption
-classifier, _ = load_checkpoint(sm.input.classifier)
+classifiers = {
+    name: label_predictor(load_checkpoint(path)[0])
+    for name, path in zip(cfg["classifiers"], sm.input.classifiers, strict=True)
+}
+log.info("scored by %d classifier(s): %s", len(classifiers), ", ".join(classifiers))
 data = load_npz(sm.input.data)
 x, y = data["x_test"], data["y_test"]
 saved = load_npz(sm.input.maps)
@@ -36,8 +42,8 @@ permutation = load_npz(sm.input.importance)["importance"].sum(axis=1) if "permut
 scores = importance_sources(per_image, x, saved["maps"][local], saved["mean_map"], permutation, data["x_train"])
 scores = {name: scores[name] for name in cfg["sources"] if name != "random"}
 seeds = tuple(cfg["random_seeds"]) if "random" in cfg["sources"] else ()
-table = corruption_table(
-    label_predictor(classifier),
+runs = corruption_runs(
+    classifiers,
     x,
     y,
     scores,
@@ -47,6 +53,9 @@ table = corruption_table(
     cfg["threshold"],
     progress=lambda what: log.info("corrupting: %s", what),
 )
+table = summarise_corruption(runs)
+with atomic_path(sm.output.runs) as tmp:
+    runs.to_csv(tmp, index=False, float_format="%.6g")
 with atomic_path(sm.output.csv) as tmp:
     table.to_csv(tmp, index=False, float_format="%.6g")
 log.info("\n%s", table.to_string(index=False))

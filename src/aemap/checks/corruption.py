@@ -84,6 +84,59 @@ def importance_sources(
     return {k: np.asarray(v) for k, v in sources.items() if v is not None}
 
 
+def corruption_runs(
+    classifiers: Mapping[str, Callable[[np.ndarray], np.ndarray]],
+    x: np.ndarray,
+    y: np.ndarray,
+    scores: Mapping[str, np.ndarray],
+    fractions: tuple[float, ...] = (0.1, 0.2, 0.3),
+    random_seeds: tuple[int, ...] = (0, 1, 2, 3, 4),
+    tie_seed: int = 0,
+    threshold: int = 100,
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Accuracy of every classifier (name -> images -> labels) on the
+    corrupted test set, for every source in ``scores`` plus ``random`` (one
+    ranking per seed of ``random_seeds``; none if empty), both ends of the
+    ranking and every fraction, with the clean accuracy as fraction 0. Each
+    corrupted set is built once and scored by every classifier.
+
+    One row per run. Columns: classifier, source, which, fraction,
+    random_seed (-1 for the deterministic sources), accuracy.
+    """
+    n_pixels = int(np.prod(x.shape[1:]))
+    clean = {name: float(np.mean(classify(x) == y)) for name, classify in classifiers.items()}
+    orders = {(name, -1): rank_pixels(s, tie_seed) for name, s in scores.items()}
+    orders.update({("random", seed): np.random.default_rng(seed).permutation(n_pixels) for seed in random_seeds})
+    rows = []
+    for name in [*scores, *(["random"] if random_seeds else [])]:
+        keys = [("random", seed) for seed in random_seeds] if name == "random" else [(name, -1)]
+        for which in WHICH:
+            for _, seed in keys:
+                rows += [(c, name, which, 0.0, seed, acc) for c, acc in clean.items()]
+            for fraction in fractions:
+                if progress:
+                    progress(f"{name} {which} {fraction:.0%}")
+                for key in keys:
+                    corrupted = corrupt_pixels(x, pixel_mask(orders[key], fraction, which), threshold)
+                    for c, classify in classifiers.items():
+                        rows.append((c, name, which, float(fraction), key[1], float(np.mean(classify(corrupted) == y))))
+    return pd.DataFrame(rows, columns=["classifier", "source", "which", "fraction", "random_seed", "accuracy"])
+
+
+def summarise_corruption(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per source, end and fraction: the mean accuracy over all runs (every
+    classifier, and every random seed for ``random``), its sample standard
+    deviation over those runs (0 for a single run), the number of runs and of
+    classifiers. Rows in the order of ``runs``."""
+    keys = ["source", "which", "fraction"]
+    groups = runs.groupby(keys, sort=False)["accuracy"]
+    table = groups.agg(accuracy="mean", accuracy_std=lambda a: float(np.std(a, ddof=1)) if len(a) > 1 else 0.0)
+    table["runs"] = groups.size()
+    table["classifiers"] = runs.groupby(keys, sort=False)["classifier"].nunique()
+    return table.reset_index()
+
+
 def corruption_table(
     classify: Callable[[np.ndarray], np.ndarray],
     x: np.ndarray,
@@ -95,41 +148,13 @@ def corruption_table(
     threshold: int = 100,
     progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
-    """Accuracy of ``classify`` (images -> labels) on the corrupted test set,
-    for every source in ``scores`` plus ``random`` (if ``random_seeds``), both
-    ends of the ranking and every fraction, with the clean accuracy as fraction 0.
-
-    Columns: source, which, fraction, accuracy, accuracy_std (over random
-    seeds; 0 for the deterministic sources), runs.
-    """
-    n_pixels = int(np.prod(x.shape[1:]))
-    clean = float(np.mean(classify(x) == y))
-    orders = {name: rank_pixels(s, tie_seed) for name, s in scores.items()}
-    if random_seeds:
-        orders.update({("random", seed): np.random.default_rng(seed).permutation(n_pixels) for seed in random_seeds})
-    rows = []
-    for name in [*scores, *(["random"] if random_seeds else [])]:
-        keys = [("random", s) for s in random_seeds] if name == "random" else [name]
-        for which in WHICH:
-            rows.append((name, which, 0.0, clean, 0.0, len(keys)))
-            for fraction in fractions:
-                if progress:
-                    progress(f"{name} {which} {fraction:.0%}")
-                acc = [
-                    float(np.mean(classify(corrupt_pixels(x, pixel_mask(orders[k], fraction, which), threshold)) == y))
-                    for k in keys
-                ]
-                rows.append(
-                    (
-                        name,
-                        which,
-                        float(fraction),
-                        float(np.mean(acc)),
-                        float(np.std(acc, ddof=1)) if len(acc) > 1 else 0.0,
-                        len(acc),
-                    )
-                )
-    return pd.DataFrame(rows, columns=["source", "which", "fraction", "accuracy", "accuracy_std", "runs"])
+    """``summarise_corruption`` of one classifier's runs. Columns: source,
+    which, fraction, accuracy, accuracy_std (over random seeds; 0 for the
+    deterministic sources), runs, classifiers."""
+    runs = corruption_runs(
+        {"classifier": classify}, x, y, scores, fractions, random_seeds, tie_seed, threshold, progress
+    )
+    return summarise_corruption(runs)
 
 
 def corrupted_examples(
@@ -143,19 +168,33 @@ def corrupted_examples(
     }
 
 
-def label_predictor(model, batch: int = 2048) -> Callable[[np.ndarray], np.ndarray]:
-    """images (N, H, W) -> predicted labels, with ``model`` (a classifier) in eval mode on its device."""
+def label_predictor(model, batch: int = 128, memory_format: str = "auto") -> Callable[[np.ndarray], np.ndarray]:
+    """images (N, H, W) -> predicted labels, with ``model`` (a classifier) in
+    eval mode on its device. A CNN runs as in training (``aemap.models.layout``):
+    max-pool before ReLU, and channels-last feature maps on the CPU (``auto``);
+    a label can differ from PyTorch's layout only where two logits tie to
+    float rounding. The Table 3 CNN labelled MNIST's 10,000 test images in
+    1.2 s on two AVX2 cores this way (batch 128; 1.3-1.4 s at 32-256, 2.5 s
+    at 2048, whose feature maps outgrow the caches), against 4.4-4.9 s in
+    PyTorch's layout at batch 2048."""
     import torch
+
+    from aemap.models.layout import channels_last, pool_before_relu, uses_channels_last
 
     device = next(model.parameters()).device
     model.eval()
+    fast_layout = uses_channels_last(model, device, memory_format)
 
     @torch.inference_mode()
-    def predict(x: np.ndarray) -> np.ndarray:
+    def labels(x: np.ndarray) -> np.ndarray:
         out = [
             model(torch.as_tensor(x[i : i + batch], dtype=torch.float32, device=device)).argmax(1).cpu().numpy()
             for i in range(0, len(x), batch)
         ]
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        with channels_last(model, fast_layout), pool_before_relu(model, keep=None):
+            return labels(x)
 
     return predict

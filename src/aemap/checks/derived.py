@@ -9,6 +9,11 @@ as parallel jobs. The checked experiments are those whose ``analyses`` list
 * ``mnist_canvas42x42`` / ``arumugam_dae_translated``: every image on a
   42x42 canvas at ``sanity.translation.offset`` (check 2).
 
+Check 3's classifier can be trained several times (``sanity.classifier_seeds``):
+each seed other than the classifier's own ``train.seed`` is a copy of it,
+``arumugam_cnn_seed1``, trained with that seed (a check scored by one training
+run rests on that run's quirks).
+
 An entry of the same name written out in config wins over the derived one.
 """
 
@@ -30,6 +35,26 @@ def translated_name(experiment: str) -> str:
     return f"{experiment}_translated"
 
 
+def classifier_seed_name(classifier: str, seed: int) -> str:
+    return f"{classifier}_seed{seed}"
+
+
+def check_classifiers(config: dict[str, Any]) -> list[str]:
+    """The experiments whose trained classifiers score check 3, one per
+    ``sanity.classifier_seeds`` entry (default: the classifier as configured):
+    the classifier itself for its own ``train.seed``, a derived copy for any
+    other seed. Empty without ``sanity.classifier``."""
+    sanity = config.get("sanity") or {}
+    classifier = sanity.get("classifier")
+    if classifier is None:
+        return []
+    seeds = sanity.get("classifier_seeds")
+    if not seeds:
+        return [classifier]
+    own = config["experiments"][classifier]["train"]["seed"]
+    return [classifier if seed == own else classifier_seed_name(classifier, seed) for seed in seeds]
+
+
 def derived_entries(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(prepared views, experiments) that the sanity checks of every checked experiment need."""
     sanity = config.get("sanity") or {}
@@ -47,7 +72,7 @@ def derived_entries(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
                 "check 3 scores the corrupted images with a classifier (family cnn)"
             )
     prepared: dict[str, Any] = {}
-    derived: dict[str, Any] = {}
+    derived: dict[str, Any] = _classifier_copies(sanity, experiments)
     for base in bases:
         exp = experiments[base]
         view_name = exp["data"]
@@ -75,6 +100,36 @@ def derived_entries(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
             prepared[name] = moved
             derived[translated_name(base)] = {**copy.deepcopy(model_exp), "data": name}
     return prepared, derived
+
+
+def _classifier_copies(sanity: dict[str, Any], experiments: dict[str, Any]) -> dict[str, Any]:
+    """Check 3's classifier once more for each of ``sanity.classifier_seeds``
+    but its own seed: the same data, model and training but the seed."""
+    classifier, seeds = sanity.get("classifier"), sanity.get("classifier_seeds") or []
+    if classifier is None and seeds:
+        raise SanityConfigError("sanity.classifier_seeds: given without a sanity.classifier to train")
+    if not seeds:
+        return {}
+    if len(set(seeds)) != len(seeds) or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds):
+        raise SanityConfigError(f"sanity.classifier_seeds: {seeds!r} must be distinct non-negative integers")
+    entry = experiments[classifier]
+    own = entry["train"]["seed"]
+    others = [seed for seed in seeds if seed != own]
+    if others and entry.get("weights"):
+        raise SanityConfigError(
+            f"sanity.classifier_seeds: {classifier!r} loads fixed weights (experiments.{classifier}.weights), "
+            f"so seeds {others} would train nothing new; list only its own seed ({own}) or drop the weights"
+        )
+    # A copy is there to score check 3: no analyses of its own, no paper values to compare.
+    base = {k: copy.deepcopy(v) for k, v in entry.items() if k not in ("reported", "analyses")}
+    return {
+        classifier_seed_name(classifier, seed): {
+            **copy.deepcopy(base),
+            "train": {**base["train"], "seed": seed},
+            "analyses": [],
+        }
+        for seed in others
+    }
 
 
 def add_derived_entries(config: dict[str, Any]) -> list[str]:

@@ -115,8 +115,9 @@ def plot_corruption_curves(
     dpi: int = 150,
 ) -> None:
     """Fig. 11: accuracy against the share of corrupted pixels; solid = most
-    important corrupted, dashed = least; random with its spread (min-max of
-    mean +- sd); the paper's reported points as black markers."""
+    important corrupted, dashed = least; a band of mean +- sd where runs
+    differ (random rankings; several classifiers: every source); the paper's
+    reported points as black markers."""
     fig = new_figure(6.4, 4.0)
     ax = fig.subplots()
     for source in dict.fromkeys(table["source"]):
@@ -126,8 +127,8 @@ def plot_corruption_curves(
             pct, acc = 100 * part["fraction"].to_numpy(), 100 * part["accuracy"].to_numpy()
             ax.plot(pct, acc, style, marker="o", markersize=3, color=colour, label=f"{source}, {which}")
             sd = 100 * part["accuracy_std"].to_numpy()
-            if source == "random" and np.any(sd > 0):
-                ax.fill_between(pct, acc - sd, acc + sd, color=colour, alpha=0.2, linewidth=0)
+            if np.any(sd > 0):
+                ax.fill_between(pct, acc - sd, acc + sd, color=colour, alpha=0.15, linewidth=0)
     for which, points in (reported or {}).items():
         pts = np.asarray(points, dtype=float)
         ax.plot(
