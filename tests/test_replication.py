@@ -115,10 +115,20 @@ def test_top_dimension_checks_read_the_ranks(tmp_path):
     assert "no class 'zz'" in table["reason"].iloc[7]
 
 
-def _write_corruption(tmp_path, most, least, fractions=(0.0, 0.1, 0.2, 0.3)):
-    """Rows as compute_corruption_accuracy writes them: fraction 0 is the clean accuracy."""
+def _write_corruption(tmp_path, most, least, fractions=(0.0, 0.1, 0.2, 0.3), classifiers=1):
+    """Rows as compute_corruption_accuracy writes them: fraction 0 is the clean accuracy;
+    with several classifiers, a made-up sd of 0.02."""
+    sd = 0.02 if classifiers > 1 else 0.0
     rows = [
-        {"source": "csda_local", "which": which, "fraction": f, "accuracy": a, "accuracy_std": 0.0, "runs": 1}
+        {
+            "source": "csda_local",
+            "which": which,
+            "fraction": f,
+            "accuracy": a,
+            "accuracy_std": sd,
+            "runs": classifiers,
+            "classifiers": classifiers,
+        }
         for which, accs in (("most", most), ("least", least))
         for f, a in zip(fractions, accs, strict=True)
     ]
@@ -160,6 +170,13 @@ def test_corruption_checks(tmp_path):
     _write_corruption(tmp_path, most=[0.9, 0.7, 0.45], least=[0.99, 0.985, 0.98], fractions=(0.1, 0.2, 0.3))
     row = _table(tmp_path, claims[2:3], ["sanity"]).iloc[0]
     assert row["verdict"] == "not comparable" and "no clean (0 %) row" in row["reason"]
+    # Means over three trainings of the classifier: shown with their sd, and said so.
+    _write_corruption(tmp_path, most=[0.99, 0.9, 0.7, 0.45], least=[0.99, 0.99, 0.985, 0.98], classifiers=3)
+    table = _table(tmp_path, claims[:3], ["sanity"])
+    assert table["verdict"].tolist() == ["reproduced", "reproduced", "reproduced"]
+    assert table["ours"].iloc[0] == "45.0 ± 2.0 %"
+    assert table["ours"].iloc[2] == "98.0 ± 2.0 % (clean 99.0 %: 1.0 points lower)"
+    assert all("mean ± sd of 3 trainings of the classifier" in r for r in table["reason"])
 
 
 def test_metric_translation_and_saliency_checks(tmp_path):

@@ -135,16 +135,33 @@ def _corruption_rows(ctx: Context, claim: Claim) -> pd.DataFrame:
     return rows.sort_values("fraction")
 
 
-def _corruption_at(rows: pd.DataFrame, fraction: float) -> float:
+def _corruption_at(rows: pd.DataFrame, fraction: float) -> pd.Series:
     hit = rows[np.isclose(rows["fraction"], fraction)]
     if hit.empty:
         raise NotComparable(f"no corruption of {fraction:.0%} was run (sanity.corruption.fractions)")
-    return float(hit["accuracy"].iloc[0])
+    return hit.iloc[0]
+
+
+def _trainings(row: pd.Series) -> int:
+    """How many trainings of the classifier the row averages (1 in a table without the column)."""
+    return int(row["classifiers"]) if "classifiers" in row and pd.notna(row["classifiers"]) else 1
+
+
+def _accuracy_shown(row: pd.Series) -> str:
+    """The row's accuracy in percent, with its sd over trainings when it averages several."""
+    if _trainings(row) > 1:
+        return f"{100 * row['accuracy']:.1f} ± {100 * row['accuracy_std']:.1f} %"
+    return f"{100 * row['accuracy']:.1f} %"
+
+
+def _over_trainings(row: pd.Series) -> str:
+    n = _trainings(row)
+    return f"mean ± sd of {n} trainings of the classifier" if n > 1 else ""
 
 
 def _check_corruption_point(ctx: Context, claim: Claim) -> Outcome:
-    value = _corruption_at(_corruption_rows(ctx, claim), claim.args["fraction"])
-    return Outcome(f"{100 * value:.1f} %", value)
+    row = _corruption_at(_corruption_rows(ctx, claim), claim.args["fraction"])
+    return Outcome(_accuracy_shown(row), float(row["accuracy"]), _over_trainings(row))
 
 
 def _check_corruption_falls(ctx: Context, claim: Claim) -> Outcome:
@@ -154,18 +171,20 @@ def _check_corruption_falls(ctx: Context, claim: Claim) -> Outcome:
     acc = rows["accuracy"].to_numpy()
     steps = ", ".join(f"{100 * f:.0f} %: {100 * a:.1f}" for f, a in zip(rows["fraction"], acc, strict=True))
     holds = bool(np.all(np.diff(acc) < 0))
-    return Outcome(steps, holds, "" if holds else "not falling at every step")
+    detail = "; ".join(d for d in ("" if holds else "not falling at every step", _over_trainings(rows.iloc[0])) if d)
+    return Outcome(steps, holds, detail)
 
 
 def _check_corruption_drop(ctx: Context, claim: Claim) -> Outcome:
     rows = _corruption_rows(ctx, claim)
-    value = _corruption_at(rows, claim.args["fraction"])
+    row = _corruption_at(rows, claim.args["fraction"])
     # The clean accuracy of the same classifiers on the same test images: the 0 % row.
     if not np.isclose(rows["fraction"], 0.0).any():
         raise NotComparable("no clean (0 %) row in sanity/corruption.csv")
-    clean = _corruption_at(rows, 0.0)
-    drop = clean - value
-    return Outcome(f"{100 * value:.1f} % (clean {100 * clean:.1f} %: {100 * drop:.1f} points lower)", drop)
+    clean = float(_corruption_at(rows, 0.0)["accuracy"])
+    drop = clean - float(row["accuracy"])
+    shown = f"{_accuracy_shown(row)} (clean {100 * clean:.1f} %: {100 * drop:.1f} points lower)"
+    return Outcome(shown, drop, _over_trainings(row))
 
 
 def _top_dims(ctx: Context, claim: Claim) -> dict[str, list[int]]:

@@ -9,11 +9,12 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 setup_logging(sm.log[0])
 table = pd.read_csv(sm.input.csv)
 trainings = int(table["classifiers"].max()) if "classifiers" in table else 1
-scored_by = sm.params.classifier if trainings == 1 else f"{sm.params.classifier} (mean ± sd of {trainings} trainings)"
+spread = f"mean ± sd of {trainings} trainings of it; " if trainings > 1 else ""
 plot_corruption_curves(
     table,
     sm.output.png,
     reported=sm.params.reported,
-    title=f"{sm.wildcards.experiment}: accuracy of {scored_by} on corrupted test images (cf. Arumugam & Kiran Fig. 11)",
+    title=f"{sm.wildcards.experiment}: accuracy of {sm.params.classifier} on corrupted test images\n"
+    f"({spread}cf. Arumugam & Kiran Fig. 11)",
     dpi=sm.params.dpi,
 )

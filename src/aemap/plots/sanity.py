@@ -143,5 +143,5 @@ def plot_corruption_curves(
     ax.set_ylim(0, 102)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6, ncol=2, loc="lower left")
-    ax.set_title(title)
+    ax.set_title(title, fontsize=9)
     save_figure(fig, path, dpi)
