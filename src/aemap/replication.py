@@ -154,9 +154,9 @@ def _accuracy_shown(row: pd.Series) -> str:
     return f"{100 * row['accuracy']:.1f} %"
 
 
-def _over_trainings(row: pd.Series) -> str:
+def _over_trainings(row: pd.Series, what: str = "mean ± sd") -> str:
     n = _trainings(row)
-    return f"mean ± sd of {n} trainings of the classifier" if n > 1 else ""
+    return f"{what} of {n} trainings of the classifier" if n > 1 else ""
 
 
 def _check_corruption_point(ctx: Context, claim: Claim) -> Outcome:
@@ -171,7 +171,8 @@ def _check_corruption_falls(ctx: Context, claim: Claim) -> Outcome:
     acc = rows["accuracy"].to_numpy()
     steps = ", ".join(f"{100 * f:.0f} %: {100 * a:.1f}" for f, a in zip(rows["fraction"], acc, strict=True))
     holds = bool(np.all(np.diff(acc) < 0))
-    detail = "; ".join(d for d in ("" if holds else "not falling at every step", _over_trainings(rows.iloc[0])) if d)
+    trainings = _over_trainings(rows.iloc[0], "means")
+    detail = "; ".join(d for d in ("" if holds else "not falling at every step", trainings) if d)
     return Outcome(steps, holds, detail)
 
 
