@@ -105,13 +105,15 @@ def test_classifier_seed_errors_name_the_key():
 
     with pytest.raises(SanityConfigError, match=r"sanity.classifier_seeds: \[1, 1\] must be distinct"):
         derived_entries(with_seed([1, 1]))
-    with pytest.raises(SanityConfigError, match="experiments.cnn.weights"):
-        derived_entries(with_seed([0, 1], weights="mine.pt"))
-    assert derived_entries(with_seed([0], weights="mine.pt"))[1].keys() == {
-        "dae_class0",
-        "dae_class7",
-        "dae_translated",
-    }
+    # Own weights come without a `train` block (the schema allows one or the other): nothing to seed.
+    own_weights = config(classifier_seeds=[0, 1])
+    own_weights["experiments"]["cnn"]["weights"] = "mine.pt"
+    del own_weights["experiments"]["cnn"]["train"]
+    with pytest.raises(SanityConfigError, match=r"loads fixed weights \(experiments.cnn.weights\)"):
+        derived_entries(own_weights)
+    own_weights["sanity"]["classifier_seeds"] = None
+    assert check_classifiers(own_weights) == ["cnn"]
+    assert derived_entries(own_weights)[1].keys() == {"dae_class0", "dae_class7", "dae_translated"}
     with pytest.raises(SanityConfigError, match="without a sanity.classifier"):
         derived_entries(config(classifier=None, classifier_seeds=[0]))
 

@@ -113,13 +113,13 @@ def _classifier_copies(sanity: dict[str, Any], experiments: dict[str, Any]) -> d
     if len(set(seeds)) != len(seeds) or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds):
         raise SanityConfigError(f"sanity.classifier_seeds: {seeds!r} must be distinct non-negative integers")
     entry = experiments[classifier]
+    if entry.get("weights"):
+        raise SanityConfigError(
+            f"sanity.classifier_seeds: {classifier!r} loads fixed weights (experiments.{classifier}.weights) "
+            "and trains nothing: set sanity.classifier_seeds: null, or give it a `train` block instead of weights"
+        )
     own = entry["train"]["seed"]
     others = [seed for seed in seeds if seed != own]
-    if others and entry.get("weights"):
-        raise SanityConfigError(
-            f"sanity.classifier_seeds: {classifier!r} loads fixed weights (experiments.{classifier}.weights), "
-            f"so seeds {others} would train nothing new; list only its own seed ({own}) or drop the weights"
-        )
     # A copy is there to score check 3: no analyses of its own, no paper values to compare.
     base = {k: copy.deepcopy(v) for k, v in entry.items() if k not in ("reported", "analyses")}
     return {
