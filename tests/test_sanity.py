@@ -3,14 +3,12 @@ pixel ranking and corruption with known answers, centres of mass, map-image
 correlations."""
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from aemap.checks.corruption import (
     corrupt_pixels,
     corruption_runs,
-    corruption_table,
     importance_sources,
     label_predictor,
     pixel_mask,
@@ -184,7 +182,8 @@ def test_corruption_of_the_only_important_pixel_destroys_accuracy():
     x = (rng.uniform(size=(50, 4, 4)) > 0.5).astype(np.float32)
     y = _one_pixel_classifier(x)  # a perfect classifier on clean images
     scores = {"right": np.eye(16)[0], "wrong": 1.0 - np.eye(16)[0]}
-    table = corruption_table(_one_pixel_classifier, x, y, scores, fractions=(1 / 16, 0.5), random_seeds=(0, 1, 2))
+    runs = corruption_runs({"pixel": _one_pixel_classifier}, x, y, scores, (1 / 16, 0.5), random_seeds=(0, 1, 2))
+    table = summarise_corruption(runs)
     acc = {(r.source, r.which, round(r.fraction, 4)): r.accuracy for r in table.itertuples()}
     assert acc[("right", "most", 0.0)] == acc[("right", "least", 0.0)] == 1.0  # 0 %: the clean accuracy
     assert acc[("right", "most", 0.0625)] == 0.0  # the one pixel that matters, flipped in every image
@@ -226,10 +225,12 @@ def test_corruption_over_several_classifiers_mean_and_spread():
     assert clean.tolist() == pytest.approx([(1 + share) / 2] * 2)
     random = table[(table.source == "random") & (table.fraction == 0)]
     assert (random.runs == 4).all() and (random.classifiers == 2).all()
-    # One classifier: the same table as corruption_table's.
+    # One classifier: its own accuracies, no spread for a ranking it runs once.
     alone = corruption_runs({"pixel": _one_pixel_classifier}, x, y, scores, fractions=(1 / 16,), random_seeds=(0, 1))
-    single = corruption_table(_one_pixel_classifier, x, y, scores, fractions=(1 / 16,), random_seeds=(0, 1))
-    pd.testing.assert_frame_equal(summarise_corruption(alone), single)
+    single = summarise_corruption(alone)
+    right = single[single.source == "right"]
+    assert right.accuracy.tolist() == [1.0, 0.0, 1.0, 1.0]  # most: clean, 1/16; least: clean, 1/16
+    assert (right.accuracy_std == 0).all() and (right.runs == 1).all() and (single.classifiers == 1).all()
 
 
 def test_label_predictor_fast_layout_gives_the_same_labels_and_leaves_the_model_alone():

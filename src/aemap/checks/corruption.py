@@ -137,26 +137,6 @@ def summarise_corruption(runs: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index()
 
 
-def corruption_table(
-    classify: Callable[[np.ndarray], np.ndarray],
-    x: np.ndarray,
-    y: np.ndarray,
-    scores: Mapping[str, np.ndarray],
-    fractions: tuple[float, ...] = (0.1, 0.2, 0.3),
-    random_seeds: tuple[int, ...] = (0, 1, 2, 3, 4),
-    tie_seed: int = 0,
-    threshold: int = 100,
-    progress: Callable[[str], None] | None = None,
-) -> pd.DataFrame:
-    """``summarise_corruption`` of one classifier's runs. Columns: source,
-    which, fraction, accuracy, accuracy_std (over random seeds; 0 for the
-    deterministic sources), runs, classifiers."""
-    runs = corruption_runs(
-        {"classifier": classify}, x, y, scores, fractions, random_seeds, tie_seed, threshold, progress
-    )
-    return summarise_corruption(runs)
-
-
 def corrupted_examples(
     x: np.ndarray, order: np.ndarray, fractions: tuple[float, ...], threshold: int = 100
 ) -> dict[str, np.ndarray]:
