@@ -137,14 +137,16 @@ def _corruption_rows(ctx: Context, claim: Claim) -> pd.DataFrame:
 
 def _corruption_at(rows: pd.DataFrame, fraction: float) -> pd.Series:
     hit = rows[np.isclose(rows["fraction"], fraction)]
+    if hit.empty and fraction == 0:
+        raise NotComparable("no clean (0 %) row in sanity/corruption.csv")
     if hit.empty:
         raise NotComparable(f"no corruption of {fraction:.0%} was run (sanity.corruption.fractions)")
     return hit.iloc[0]
 
 
 def _trainings(row: pd.Series) -> int:
-    """How many trainings of the classifier the row averages (1 in a table without the column)."""
-    return int(row["classifiers"]) if "classifiers" in row and pd.notna(row["classifiers"]) else 1
+    """How many trainings of the classifier the row averages."""
+    return int(row["classifiers"])
 
 
 def _accuracy_shown(row: pd.Series) -> str:
@@ -180,8 +182,6 @@ def _check_corruption_drop(ctx: Context, claim: Claim) -> Outcome:
     rows = _corruption_rows(ctx, claim)
     row = _corruption_at(rows, claim.args["fraction"])
     # The clean accuracy of the same classifiers on the same test images: the 0 % row.
-    if not np.isclose(rows["fraction"], 0.0).any():
-        raise NotComparable("no clean (0 %) row in sanity/corruption.csv")
     clean = float(_corruption_at(rows, 0.0)["accuracy"])
     drop = clean - float(row["accuracy"])
     shown = f"{_accuracy_shown(row)} (clean {100 * clean:.1f} %: {100 * drop:.1f} points lower)"

@@ -8,7 +8,7 @@ from aemap.provenance import setup_logging
 sm = snakemake  # noqa: F821 - injected by Snakemake
 setup_logging(sm.log[0])
 table = pd.read_csv(sm.input.csv)
-trainings = int(table["classifiers"].max()) if "classifiers" in table else 1
+trainings = int(table["classifiers"].max())
 spread = f"mean ± sd of {trainings} trainings of it; " if trainings > 1 else ""
 plot_corruption_curves(
     table,

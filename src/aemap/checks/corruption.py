@@ -129,12 +129,16 @@ def summarise_corruption(runs: pd.DataFrame) -> pd.DataFrame:
     classifier, and every random seed for ``random``), its sample standard
     deviation over those runs (0 for a single run), the number of runs and of
     classifiers. Rows in the order of ``runs``."""
-    keys = ["source", "which", "fraction"]
-    groups = runs.groupby(keys, sort=False)["accuracy"]
-    table = groups.agg(accuracy="mean", accuracy_std=lambda a: float(np.std(a, ddof=1)) if len(a) > 1 else 0.0)
-    table["runs"] = groups.size()
-    table["classifiers"] = runs.groupby(keys, sort=False)["classifier"].nunique()
-    return table.reset_index()
+    return (
+        runs.groupby(["source", "which", "fraction"], sort=False)
+        .agg(
+            accuracy=("accuracy", "mean"),
+            accuracy_std=("accuracy", lambda a: float(np.std(a, ddof=1)) if len(a) > 1 else 0.0),
+            runs=("accuracy", "size"),
+            classifiers=("classifier", "nunique"),
+        )
+        .reset_index()
+    )
 
 
 def corrupted_examples(

@@ -72,7 +72,7 @@ def derived_entries(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
                 "check 3 scores the corrupted images with a classifier (family cnn)"
             )
     prepared: dict[str, Any] = {}
-    derived: dict[str, Any] = _classifier_copies(sanity, experiments)
+    derived: dict[str, Any] = _classifier_copies(config)
     for base in bases:
         exp = experiments[base]
         view_name = exp["data"]
@@ -102,9 +102,10 @@ def derived_entries(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
     return prepared, derived
 
 
-def _classifier_copies(sanity: dict[str, Any], experiments: dict[str, Any]) -> dict[str, Any]:
+def _classifier_copies(config: dict[str, Any]) -> dict[str, Any]:
     """Check 3's classifier once more for each of ``sanity.classifier_seeds``
     but its own seed: the same data, model and training but the seed."""
+    sanity = config.get("sanity") or {}
     classifier, seeds = sanity.get("classifier"), sanity.get("classifier_seeds") or []
     if classifier is None and seeds:
         raise SanityConfigError("sanity.classifier_seeds: given without a sanity.classifier to train")
@@ -112,23 +113,18 @@ def _classifier_copies(sanity: dict[str, Any], experiments: dict[str, Any]) -> d
         return {}
     if len(set(seeds)) != len(seeds) or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds):
         raise SanityConfigError(f"sanity.classifier_seeds: {seeds!r} must be distinct non-negative integers")
-    entry = experiments[classifier]
+    entry = config["experiments"][classifier]
     if entry.get("weights"):
         raise SanityConfigError(
             f"sanity.classifier_seeds: {classifier!r} loads fixed weights (experiments.{classifier}.weights) "
             "and trains nothing: set sanity.classifier_seeds: null, or give it a `train` block instead of weights"
         )
-    own = entry["train"]["seed"]
-    others = [seed for seed in seeds if seed != own]
     # A copy is there to score check 3: no analyses of its own, no paper values to compare.
-    base = {k: copy.deepcopy(v) for k, v in entry.items() if k not in ("reported", "analyses")}
+    base = {k: v for k, v in entry.items() if k not in ("reported", "analyses")}
     return {
-        classifier_seed_name(classifier, seed): {
-            **copy.deepcopy(base),
-            "train": {**base["train"], "seed": seed},
-            "analyses": [],
-        }
-        for seed in others
+        name: copy.deepcopy({**base, "train": {**base["train"], "seed": seed}, "analyses": []})
+        for seed, name in zip(seeds, check_classifiers(config), strict=True)
+        if name != classifier
     }
 
 
