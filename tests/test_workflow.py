@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -59,14 +60,18 @@ def test_ruff_lint_and_format_are_clean():
 
 
 def test_every_rule_runs_the_script_of_its_name():
-    rules = {}
+    rules, codes = {}, {}
     for smk in sorted((REPO / "workflow/rules").glob("*.smk")):
         text = smk.read_text()
         for name, body in re.findall(r"^rule (\w+):\n(.*?)(?=^\S|\Z)", text, flags=re.M | re.S):
             script = re.search(r'script:\s*"\.\./scripts/(\w+)\.py"', body)
             rules[name] = script.group(1) if script else None
+            # Its param naming the package code its script runs: a change there reruns its jobs.
+            code = re.search(r'^        code=package_code\("(\w+)"\),$', body, flags=re.M)
+            codes[name] = code.group(1) if code else None
     assert len(rules) > 30
     assert {name: script for name, script in rules.items() if script is not None and script != name} == {}
+    assert codes == {name: name for name in rules}
     scripts = {p.stem for p in (REPO / "workflow/scripts").glob("*.py")}
     assert scripts == {s for s in rules.values() if s}  # no script left without its rule
     # Figure rules say which paper's figure they draw (or that they go beyond the papers).
@@ -906,6 +911,34 @@ def test_own_data_and_models_by_config_and_adding_reruns_nothing_else(tmp_path, 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
     assert (work / "results/figures/mine_cnn/training_curves.png").is_file()
     assert _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, cwd=work)) == []
+
+    # A change in the package reruns the jobs whose scripts run the changed code (a copy of
+    # the package, first on the path, stands in for an edited checkout).
+    shutil.copytree(REPO / "src/aemap", work / "code/aemap", ignore=shutil.ignore_patterns("__pycache__"))
+    edited = {"PYTHONPATH": str(work / "code")}
+
+    def scheduled_after(module: str, edit) -> list[str]:
+        path = work / "code/aemap" / module
+        original = path.read_text()
+        assert edit(original) != original
+        path.write_text(edit(original))
+        try:
+            return _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, cwd=work, env=edited))
+        finally:
+            path.write_text(original)
+
+    assert _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, cwd=work, env=edited)) == []
+    # Comments and docstrings are not code.
+    reworded = lambda text: text.replace('"""', '"""Reworded. ', 1).replace('\n"""\n', '\n"""\n# a comment\n', 1)
+    assert scheduled_after("models/train.py", reworded) == []
+    # A figure module: figures only.
+    outputs = scheduled_after("plots/importance.py", lambda text: text + "\nCOLOURS = 'new'\n")
+    assert "results/figures/mine_ae/importance" in outputs, outputs
+    assert all(o.startswith("results/figures/") for o in outputs), outputs
+    # The optimisation of visualisations: they and what reads them, never a model or another analysis.
+    outputs = scheduled_after("attribution/visualise.py", lambda text: text + "\nSTEP_NOTE = 'new'\n")
+    assert "results/mine_cnn/attribution/conv2/pyramid.npz" in outputs, outputs
+    assert not [o for o in outputs if "model.pt" in o or "/importance/" in o or "/saliency/" in o], outputs
 
     # Changing how visualisations are optimised reruns them, not the integrated gradients before them.
     (work / "lr.yaml").write_text(yaml.safe_dump({"attribution": {"optimise": {"lr": 0.02}}}))

@@ -20,6 +20,7 @@ rule compute_neuron_attributions:
         gpu=GPU_PER_JOB,
         internal_batch_size=config["attribution"]["ig"]["internal_batch_size"],
     params:
+        code=package_code("compute_neuron_attributions"),
         attribution=get_neuron_attribution_params,
         device=config["compute"]["device"],
     script:
@@ -47,6 +48,7 @@ rule optimise_attribution_visualisations:
         ),
         max_batch=config["attribution"]["optimise"]["max_batch"],
     params:
+        code=package_code("optimise_attribution_visualisations"),
         attribution=get_attribution_params,
         device=config["compute"]["device"],
     script:
@@ -67,6 +69,7 @@ rule collect_attribution_metrics:
     conda:
         CONDA_ENV
     params:
+        code=package_code("collect_attribution_metrics"),
         pairs=lambda w: attribution_pairs(w.experiment),
     script:
         "../scripts/collect_attribution_metrics.py"
@@ -87,6 +90,7 @@ rule compare_attribution_with_importance:
     conda:
         CONDA_ENV
     params:
+        code=package_code("compare_attribution_with_importance"),
         layers=lambda w: attribution_layers(w.experiment),
         pairs=lambda w: attribution_pairs(w.experiment),
     script:
@@ -115,6 +119,7 @@ rule plot_shi_fig8_perturbations:
     conda:
         CONDA_ENV
     params:
+        code=package_code("plot_shi_fig8_perturbations"),
         perturbations=lambda w: attribution_perturbations(w.experiment),
         dpi=config["figures"]["dpi"],
     script:
@@ -139,6 +144,7 @@ rule plot_shi_fig9_ablation:
     conda:
         CONDA_ENV
     params:
+        code=package_code("plot_shi_fig9_ablation"),
         top_k=config["attribution"]["metrics"]["top_k"],
         dpi=config["figures"]["dpi"],
     script:
@@ -167,6 +173,7 @@ rule plot_shi_fig16_layers:
     conda:
         CONDA_ENV
     params:
+        code=package_code("plot_shi_fig16_layers"),
         layers=lambda w: attribution_layers(w.experiment),
         perturbation=lambda w: layer_figure_perturbation(w.experiment),
         dpi=config["figures"]["dpi"],
@@ -198,6 +205,7 @@ rule plot_attribution_latent_dims:
     conda:
         CONDA_ENV
     params:
+        code=package_code("plot_attribution_latent_dims"),
         layers=lambda w: attribution_layers(w.experiment),
         perturbation=lambda w: layer_figure_perturbation(w.experiment),
         dpi=config["figures"]["dpi"],

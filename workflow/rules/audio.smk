@@ -16,6 +16,7 @@ rule make_spectrograms:
         CONDA_ENV
     threads: config["compute"]["max_threads"]
     params:
+        code=package_code("make_spectrograms"),
         spectrogram=get_spectrogram_params,
         registry=get_dataset_registry_args,
         fingerprint=lambda w: REGISTRY.fingerprint("dataset", w.dataset),
@@ -41,6 +42,7 @@ rule plot_inglis_fig9_spectrograms:
     conda:
         CONDA_ENV
     params:
+        code=package_code("plot_inglis_fig9_spectrograms"),
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_inglis_fig9_spectrograms.py"

@@ -6,6 +6,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from aemap.analyses import resolve_analyses
+from aemap.code_digest import script_code_digest
 from aemap.checks.derived import (
     SanityConfigError,
     add_derived_entries,
@@ -22,6 +23,17 @@ from aemap.data.audio import SpectrogramConfigError
 from aemap.data.stages import spectrogram_params
 from aemap.schema import check, load_schema
 from aemap.replication import CLAIMS_FILE, claim_files, is_runnable, load_claims
+
+
+def package_code(script):
+    """The digest of the aemap code workflow/scripts/{script}.py runs (the
+    modules it imports, transitively; aemap.code_digest). Every rule has it
+    as a param: Snakemake's code trigger sees the script only, so without it
+    a change in the package would rerun nothing."""
+    return script_code_digest(
+        Path(workflow.basedir) / "workflow/scripts" / f"{script}.py"
+    )
+
 
 # Our check first: it names every offending key by its dotted path. Snakemake's
 # validate then fills in the schema's defaults.

@@ -16,6 +16,7 @@ rule download_source:
     # Where the files come from (data.mirror, data.download) is read from config
     # by the script and is no parameter: a verified copy is the same data.
     params:
+        code=package_code("download_source"),
         registry=get_source_registry_args,
         # Reruns the download when the source's registry entry changes.
         fingerprint=lambda w: REGISTRY.fingerprint("source", w.source),
@@ -37,6 +38,7 @@ rule prepare_dataset:
     conda:
         CONDA_ENV
     params:
+        code=package_code("prepare_dataset"),
         view=lambda w: config["prepared"][w.name],
         registry=get_prepared_registry_args,
         fingerprint=lambda w: REGISTRY.fingerprint(
@@ -64,6 +66,7 @@ rule plot_dataset_samples:
     conda:
         CONDA_ENV
     params:
+        code=package_code("plot_dataset_samples"),
         per_class=config["figures"]["samples_per_class"],
         dpi=config["figures"]["dpi"],
         seed=0,

@@ -20,6 +20,7 @@ rule compute_permutation_importance:
         gpu=GPU_PER_JOB,
         memory_budget_mb=sizing_resource(config["importance"]["memory_budget_mb"]),
     params:
+        code=package_code("compute_permutation_importance"),
         importance=get_importance_params,
         device=config["compute"]["device"],
     script:
@@ -39,6 +40,8 @@ rule summarise_importance:
         "benchmarks/summarise_importance/{experiment}.tsv"
     conda:
         CONDA_ENV
+    params:
+        code=package_code("summarise_importance"),
     script:
         "../scripts/summarise_importance.py"
 
@@ -63,6 +66,7 @@ rule plot_inglis_fig4_importance:
     conda:
         CONDA_ENV
     params:
+        code=package_code("plot_inglis_fig4_importance"),
         top_k=config["importance"]["top_k"],
         filter_unused=config["importance"]["filter_unused"],
         dpi=config["figures"]["dpi"],
@@ -88,6 +92,7 @@ rule plot_inglis_fig11_umap:
     conda:
         CONDA_ENV
     params:
+        code=package_code("plot_inglis_fig11_umap"),
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_inglis_fig11_umap.py"

@@ -18,6 +18,7 @@ rule embed_latent_space:
     conda:
         CONDA_ENV
     params:
+        code=package_code("embed_latent_space"),
         # Only the settings of this view: a t-SNE change never reruns the UMAP.
         latent=get_latent_view_params,
     script:
@@ -42,6 +43,7 @@ rule plot_note_latent_views:
     conda:
         CONDA_ENV
     params:
+        code=package_code("plot_note_latent_views"),
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_note_latent_views.py"
@@ -61,6 +63,7 @@ rule decode_latent_grid:
     conda:
         CONDA_ENV
     params:
+        code=package_code("decode_latent_grid"),
         sample={k: config["latent"][k] for k in ("max_points", "seed")},
         grid=config["latent"]["grid"],
     script:
@@ -84,6 +87,7 @@ rule plot_note_latent_grid:
     conda:
         CONDA_ENV
     params:
+        code=package_code("plot_note_latent_grid"),
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_note_latent_grid.py"
@@ -104,6 +108,7 @@ rule compute_reconstruction_errors:
     conda:
         CONDA_ENV
     params:
+        code=package_code("compute_reconstruction_errors"),
         error=config["reconstruction_error"],
     script:
         "../scripts/compute_reconstruction_errors.py"
@@ -126,6 +131,7 @@ rule plot_note_reconstruction_error:
     conda:
         CONDA_ENV
     params:
+        code=package_code("plot_note_reconstruction_error"),
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_note_reconstruction_error.py"
@@ -148,6 +154,7 @@ rule plot_note_error_by_class:
     conda:
         CONDA_ENV
     params:
+        code=package_code("plot_note_error_by_class"),
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_note_error_by_class.py"
@@ -171,6 +178,7 @@ rule score_anomalies:
     conda:
         CONDA_ENV
     params:
+        code=package_code("score_anomalies"),
         metric=config["reconstruction_error"]["metric"],
     script:
         "../scripts/score_anomalies.py"
@@ -193,6 +201,7 @@ rule plot_note_anomaly_roc:
     conda:
         CONDA_ENV
     params:
+        code=package_code("plot_note_anomaly_roc"),
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_note_anomaly_roc.py"
@@ -216,6 +225,7 @@ rule plot_note_encoder_weights:
     conda:
         CONDA_ENV
     params:
+        code=package_code("plot_note_encoder_weights"),
         max_units=config["encoder_weights"]["max_units"],
         origin=get_image_origin,
         dpi=config["figures"]["dpi"],

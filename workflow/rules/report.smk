@@ -23,6 +23,7 @@ rule build_replication_table:
     conda:
         CONDA_ENV
     params:
+        code=package_code("build_replication_table"),
         facts=_replication_facts(),
     script:
         "../scripts/build_replication_table.py"
@@ -46,6 +47,7 @@ rule render_result_tables:
     conda:
         CONDA_ENV
     params:
+        code=package_code("render_result_tables"),
         tables=get_result_tables(),
     script:
         "../scripts/render_result_tables.py"

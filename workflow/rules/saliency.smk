@@ -19,6 +19,7 @@ rule compute_saliency_maps:
     resources:
         images_per_pass=config["saliency"]["images_per_pass"],
     params:
+        code=package_code("compute_saliency_maps"),
         saliency=get_saliency_params,
     script:
         "../scripts/compute_saliency_maps.py"
@@ -42,6 +43,7 @@ rule plot_arumugam_fig7_saliency:
     conda:
         CONDA_ENV
     params:
+        code=package_code("plot_arumugam_fig7_saliency"),
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_arumugam_fig7_saliency.py"

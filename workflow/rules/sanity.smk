@@ -18,6 +18,7 @@ rule compare_single_class_maps:
     conda:
         CONDA_ENV
     params:
+        code=package_code("compare_single_class_maps"),
         classes=config["sanity"]["single_class"]["classes"],
     script:
         "../scripts/compare_single_class_maps.py"
@@ -41,6 +42,7 @@ rule plot_arumugam_fig8_single_class:
     conda:
         CONDA_ENV
     params:
+        code=package_code("plot_arumugam_fig8_single_class"),
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_arumugam_fig8_single_class.py"
@@ -59,6 +61,8 @@ rule measure_translation_shift:
         "benchmarks/measure_translation_shift/{experiment}.tsv"
     conda:
         CONDA_ENV
+    params:
+        code=package_code("measure_translation_shift"),
     script:
         "../scripts/measure_translation_shift.py"
 
@@ -83,6 +87,7 @@ rule plot_arumugam_fig9_translation:
     conda:
         CONDA_ENV
     params:
+        code=package_code("plot_arumugam_fig9_translation"),
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_arumugam_fig9_translation.py"
@@ -104,6 +109,7 @@ rule compute_corruption_accuracy:
         CONDA_ENV
     threads: config["compute"]["max_threads"]
     params:
+        code=package_code("compute_corruption_accuracy"),
         corruption=get_corruption_params,
     script:
         "../scripts/compute_corruption_accuracy.py"
@@ -127,6 +133,7 @@ rule plot_arumugam_fig10_corrupted_examples:
     conda:
         CONDA_ENV
     params:
+        code=package_code("plot_arumugam_fig10_corrupted_examples"),
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_arumugam_fig10_corrupted_examples.py"
@@ -149,6 +156,7 @@ rule plot_arumugam_fig11_corruption:
     conda:
         CONDA_ENV
     params:
+        code=package_code("plot_arumugam_fig11_corruption"),
         reported=config["sanity"]["corruption"].get("reported", {}),
         classifier=config["sanity"]["classifier"],
         dpi=config["figures"]["dpi"],

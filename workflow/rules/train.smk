@@ -21,6 +21,7 @@ rule train_model:
     resources:
         gpu=GPU_PER_JOB,
     params:
+        code=package_code("train_model"),
         model=lambda w: config["experiments"][w.experiment]["model"],
         train=lambda w: config["experiments"][w.experiment]["train"],
         device=config["compute"]["device"],
@@ -46,6 +47,7 @@ rule import_model:
         CONDA_ENV
     threads: 1
     params:
+        code=package_code("import_model"),
         model=lambda w: config["experiments"][w.experiment]["model"],
         device=config["compute"]["device"],
     script:
@@ -66,6 +68,7 @@ rule reconstruct_examples:
     conda:
         CONDA_ENV
     params:
+        code=package_code("reconstruct_examples"),
         per_class=config["figures"]["reconstructions_per_class"],
         noise=lambda w: config["experiments"][w.experiment]
         .get("train", {})
@@ -95,6 +98,7 @@ rule plot_training_curves:
     conda:
         CONDA_ENV
     params:
+        code=package_code("plot_training_curves"),
         reported=lambda w: config["experiments"][w.experiment].get("reported", {}),
         loss=lambda w: config["experiments"][w.experiment]["train"]["loss"],
         dpi=config["figures"]["dpi"],
@@ -120,6 +124,7 @@ rule plot_reconstructions:
     conda:
         CONDA_ENV
     params:
+        code=package_code("plot_reconstructions"),
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_reconstructions.py"
@@ -143,6 +148,7 @@ rule plot_arumugam_fig5_noisy_inputs:
     conda:
         CONDA_ENV
     params:
+        code=package_code("plot_arumugam_fig5_noisy_inputs"),
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/plot_arumugam_fig5_noisy_inputs.py"

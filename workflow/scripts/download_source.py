@@ -16,7 +16,7 @@ log.info("source %s fetched from %s", source, origin)
 spec = registry.source(source)
 write_provenance(
     sm.output.provenance,
-    params={"source": source, "fingerprint": sm.params.fingerprint},
+    params={"source": source, "fingerprint": sm.params.fingerprint, "aemap_code": sm.params.code},
     origin=origin,
     files_verified=len(spec.files),
     description=spec.description,

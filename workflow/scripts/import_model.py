@@ -28,6 +28,12 @@ save_checkpoint(
 )
 write_json(
     sm.output.metrics,
-    {**metrics, "experiment": name, "versions": versions(), "data": describe_input(sm.input.data)},
+    {
+        **metrics,
+        "experiment": name,
+        "versions": versions(),
+        "aemap_code": sm.params.code,
+        "data": describe_input(sm.input.data),
+    },
 )
 log.info("imported %s from %s: %s", name, sm.input.weights, metrics)

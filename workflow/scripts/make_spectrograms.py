@@ -18,6 +18,6 @@ log.info("%s: %d spectrograms of %s", dataset, len(arrays["x"]), arrays["x"].sha
 write_provenance(
     sm.output.provenance,
     inputs=[sm.input.raw],
-    params={"spectrogram": params.as_dict(), "fingerprint": sm.params.fingerprint},
+    params={"spectrogram": params.as_dict(), "fingerprint": sm.params.fingerprint, "aemap_code": sm.params.code},
     files=int(len(arrays["x"])),
 )

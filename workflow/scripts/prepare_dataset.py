@@ -18,7 +18,7 @@ log.info("%s: %d train, %d test, image %s", name, counts["train"], counts["test"
 write_provenance(
     sm.output.provenance,
     inputs=list(sm.input),
-    params={"view": sm.params.view, "fingerprint": sm.params.fingerprint},
+    params={"view": sm.params.view, "fingerprint": sm.params.fingerprint, "aemap_code": sm.params.code},
     rows=counts,
     classes=[str(c) for c in arrays["classes"]],
 )

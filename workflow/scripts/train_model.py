@@ -33,7 +33,13 @@ with atomic_path(sm.output.history) as tmp:
     pd.DataFrame(result.history).to_csv(tmp, index=False, float_format="%.6g")
 write_json(
     sm.output.metrics,
-    {**result.metrics, "experiment": name, "versions": versions(), "data": describe_input(sm.input.data)},
+    {
+        **result.metrics,
+        "experiment": name,
+        "versions": versions(),
+        "aemap_code": sm.params.code,
+        "data": describe_input(sm.input.data),
+    },
 )
 log.info("final metrics: %s", result.metrics)
 # Wall-clock times vary from run to run: they go to the log (and the rule's benchmark), not the results.

@@ -1,0 +1,136 @@
+"""The package code a workflow script runs (aemap.code_digest): which modules
+count, and which edits change the digest that reruns a rule's jobs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from aemap.code_digest import PackageCode, package_code, script_code_digest
+
+from .conftest import REPO
+
+FILES = {
+    "pkg/__init__.py": '"""A package."""\n',
+    "pkg/a.py": "from pkg.b import g\n\n\ndef f():\n    return g() + 1\n",
+    "pkg/b.py": 'import json\n\nTABLE = "table.yaml"\n\n\ndef g():\n    return 2\n',
+    "pkg/c.py": "def unused():\n    return 3\n",
+    "pkg/table.yaml": "a: 1\n",
+    "pkg/notes.yaml": "read by nobody\n",
+    "pkg/sub/__init__.py": "from pkg.sub import d\n",
+    "pkg/sub/d.py": "X = 4\n",
+    # Relative imports, and one inside a function (it still counts).
+    "pkg/sub/e.py": "from .d import X\nfrom ..b import g\n\n\ndef h():\n    from pkg import c\n\n    return X + g()\n",
+    "pkg/sub/lonely.py": "Y = 5\n",
+    "script.py": "import os\n\nfrom pkg.a import f\nimport pkg.sub.e\n\nprint(f(), pkg.sub.e.h(), os.sep)\n",
+}
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    for name, text in FILES.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def digest(root: Path) -> str:
+    return PackageCode(root / "pkg", "pkg").digest(root / "script.py")
+
+
+def test_closure_follows_imports_parents_relative_and_lazy_ones(tree):
+    code = PackageCode(tree / "pkg", "pkg")
+    # pkg.sub.e: imported; pkg.sub: its parent, whose __init__ imports pkg.sub.d; pkg.b: from pkg.a
+    # and, relatively, from pkg.sub.e; pkg.c: imported inside a function. Not pkg.sub.lonely, not json or os.
+    assert code.closure(tree / "script.py") == ["pkg", "pkg.a", "pkg.b", "pkg.c", "pkg.sub", "pkg.sub.d", "pkg.sub.e"]
+    assert code.data_files(code.closure(tree / "script.py")) == [tree / "pkg/table.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("pkg/b.py", "def g():\n    return 20\n"),  # a module imported through another
+        ("pkg/sub/d.py", "X = 40\n"),  # imported by a package's __init__
+        ("pkg/c.py", "def unused():\n    return 30\n"),  # imported lazily
+        ("pkg/table.yaml", "a: 2\n"),  # a data file a module names
+        ("pkg/__init__.py", '"""A package."""\n\nVERSION = 1\n'),  # the top package runs on any import
+        ("pkg/a.py", "from pkg.b import g\n\n\ndef f():\n    return g() + 1\n\nlog = 'a new message'\n"),
+    ],
+)
+def test_a_change_in_the_code_a_script_runs_changes_the_digest(tree, path, text):
+    before = digest(tree)
+    (tree / path).write_text(text)
+    assert digest(tree) != before
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        ("pkg/sub/lonely.py", "Y = 50\n"),  # a module nothing imports
+        ("pkg/notes.yaml", "still read by nobody\n"),  # a data file no module names
+        (
+            "pkg/a.py",
+            '"""Now documented."""\n# and commented\nfrom pkg.b import g\n\ndef f():\n    """f."""\n    return g()+1\n',
+        ),
+        ("script.py", "from pkg.a import f\nimport pkg.sub.e\nimport os\n\nprint(f(), pkg.sub.e.h(), os.sep)\n"),
+    ],
+)
+def test_docs_comments_formatting_and_unused_files_leave_it_alone(tree, path, text):
+    # The script's own text is Snakemake's `code` trigger's business: only what it imports counts here.
+    before = digest(tree)
+    (tree / path).write_text(text)
+    assert digest(tree) == before
+
+
+def test_the_digest_does_not_depend_on_where_the_package_lies(tree, tmp_path_factory):
+    moved = tmp_path_factory.mktemp("elsewhere")
+    shutil.copytree(tree, moved, dirs_exist_ok=True)
+    assert digest(moved) == digest(tree)
+
+
+def test_errors_name_what_is_missing(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no __init__.py"):
+        PackageCode(tmp_path, "pkg")
+    with pytest.raises(FileNotFoundError, match="nope.py: no such workflow script"):
+        script_code_digest(tmp_path / "nope.py")
+
+
+def test_a_syntax_error_names_the_module(tree):
+    (tree / "pkg/b.py").write_text("def g(:\n")
+    with pytest.raises(SyntaxError) as err:
+        digest(tree)
+    assert err.value.filename.endswith("b.py")
+
+
+# The real package and workflow.
+
+SCRIPTS = sorted((REPO / "workflow/scripts").glob("*.py"))
+
+
+def test_data_flows_one_way_so_a_figure_or_an_analysis_change_never_retrains():
+    code = package_code()
+    lower = {"download_source", "make_spectrograms", "prepare_dataset", "train_model", "import_model"}
+    higher = ("aemap.explain", "aemap.checks", "aemap.attribution", "aemap.plots", "aemap.replication")
+    for script in SCRIPTS:
+        modules = code.closure(script)
+        assert "aemap" in modules and all(m.startswith("aemap") for m in modules), script.name
+        if script.stem in lower:
+            assert not [m for m in modules if m.startswith(higher)], script.name
+        if not script.stem.startswith("plot_"):
+            assert not [m for m in modules if m.startswith("aemap.plots")], script.name
+
+
+def test_the_replication_table_counts_the_claims_it_checks():
+    code = package_code()
+    script = REPO / "workflow/scripts/build_replication_table.py"
+    assert code.root / "claims.yaml" in code.data_files(code.closure(script))
+
+
+def test_each_script_digest_is_stable_and_reads_the_installed_package():
+    first = {s.stem: script_code_digest(s) for s in SCRIPTS}
+    assert first == {s.stem: script_code_digest(s) for s in SCRIPTS}
+    assert all(len(d) == 16 for d in first.values())
+    # Scripts that import the same modules share a digest; figures and training do not.
+    assert first["train_model"] != first["plot_training_curves"]
