@@ -128,9 +128,12 @@ def test_the_replication_table_counts_the_claims_it_checks():
     assert code.root / "claims.yaml" in code.data_files(code.closure(script))
 
 
-def test_each_script_digest_is_stable_and_reads_the_installed_package():
-    first = {s.stem: script_code_digest(s) for s in SCRIPTS}
-    assert first == {s.stem: script_code_digest(s) for s in SCRIPTS}
-    assert all(len(d) == 16 for d in first.values())
-    # Scripts that import the same modules share a digest; figures and training do not.
-    assert first["train_model"] != first["plot_training_curves"]
+def test_scripts_share_a_digest_exactly_when_they_run_the_same_code():
+    code = package_code()
+    digests = {s.stem: script_code_digest(s) for s in SCRIPTS}
+    reached = {s.stem: (tuple(code.closure(s)), tuple(code.data_files(code.closure(s)))) for s in SCRIPTS}
+    assert all(len(d) == 16 for d in digests.values())
+    for one in digests:
+        for other in digests:
+            assert (digests[one] == digests[other]) == (reached[one] == reached[other]), (one, other)
+    assert digests["train_model"] != digests["plot_training_curves"]

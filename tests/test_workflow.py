@@ -24,6 +24,7 @@ import yaml
 from aemap.analyses import resolve_analyses
 from aemap.attribution.layers import default_layer_names_of_spec
 from aemap.checks.derived import add_derived_entries, check_classifiers
+from aemap.code_digest import script_code_digest
 from aemap.data.prepare import check_prepared
 from aemap.data.registry import load_registry
 from aemap.explain.reconstruction import roc_auc
@@ -348,7 +349,8 @@ def test_smoke_prepared_contract(smoke_run, name):
     # Every class is present in train (the smoke caps are 40 train / 10 test per class).
     assert set(arrays["y_train"].tolist()) == set(range(len(arrays["classes"])))
     assert (work / f"results/figures/data/{name}_samples.png").read_bytes()[:4] == b"\x89PNG"
-    assert (work / f"results/prepared/{name}.provenance.json").is_file()
+    provenance = json.loads((work / f"results/prepared/{name}.provenance.json").read_text())
+    assert provenance["params"]["aemap_code"] == script_code_digest(REPO / "workflow/scripts/prepare_dataset.py")
 
 
 def test_smoke_specifics(smoke_run):
@@ -400,6 +402,8 @@ def test_smoke_training_outputs(smoke_run, experiment):
     assert history["epoch"].tolist() == [1, 2]  # tests/smoke.yaml trains 2 epochs
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["epochs"] == 2 and metrics["device"] == "cpu"
+    # The code that trained it, as the rule's `code` param saw it.
+    assert metrics["aemap_code"] == script_code_digest(REPO / "workflow/scripts/train_model.py")
     assert not any("seconds" in key for key in metrics)  # wall-clock times are in the log, not the results
     if test_loss is None:
         assert metrics["test_loss_clean_input"] == pytest.approx(clean, rel=1e-4)
