@@ -96,10 +96,27 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
     parser.add_argument("--layers", nargs="+", default=["conv1", "conv2", "conv3"])
     parser.add_argument("--perturbations", nargs="+", default=["pyramid", "none"])
+    parser.add_argument("--gpu-batch", type=int, default=1024, help="visualisations in one chunk on the GPU")
+    parser.add_argument(
+        "--devices",
+        nargs="+",
+        choices=["cpu", "cuda"],
+        default=["cpu", "cuda"],
+        help="where to time (cuda only where one is present; e.g. --devices cuda on a GPU machine short of time)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    model, weights = load("cpu")
     scale = 512 / args.steps
+    if "cpu" in args.devices:
+        cpu_table(args, scale)
+    if "cuda" in args.devices and torch.cuda.is_available():
+        cuda_table(args, scale)
+    elif "cuda" in args.devices:
+        print("\nno CUDA device here: the GPU table needs one")
+
+
+def cpu_table(args: argparse.Namespace, scale: float) -> None:
+    model, weights = load("cpu")
     print(
         f"CPU, {args.threads} thread(s), torch {torch.__version__}, {weights} weights; "
         f"seconds per visualisation of 512 steps (measured over {args.steps})"
@@ -119,24 +136,31 @@ def main() -> None:
                 f"| {layer} | {kind} | {loop:.3f} s | {plain:.4f} s | {batched:.4f} s | {loop / batched:.1f}x |",
                 flush=True,
             )
-    if torch.cuda.is_available():
-        model, _ = load("cuda")
-        print(f"\nGPU {torch.cuda.get_device_name()}: seconds per visualisation of 512 steps")
-        print(
-            "| layer | perturbation | one at a time | batched (batch 1024, default layout) "
-            "| batched, channels-last | speed-up |"
-        )
-        print("|---|---|---|---|---|---|")
-        for layer in args.layers:
-            for kind in args.perturbations:
-                run = (model, layer, kind)
-                loop = seconds_per_vis(*run, args.loop, args.steps, True, "cuda", args.repeat) * scale
-                batched = seconds_per_vis(*run, 1024, args.steps, False, "cuda", args.repeat) * scale
-                nhwc = seconds_per_vis(*run, 1024, args.steps, False, "cuda", args.repeat, "channels_last") * scale
-                print(
-                    f"| {layer} | {kind} | {loop:.3f} s | {batched:.5f} s | {nhwc:.5f} s | {loop / batched:.1f}x |",
-                    flush=True,
-                )
+
+
+def cuda_table(args: argparse.Namespace, scale: float, device: str = "cuda") -> None:
+    model, weights = load(device)
+    name = torch.cuda.get_device_name() if device == "cuda" else device
+    print(
+        f"\nGPU {name}, torch {torch.__version__}, {weights} weights; "
+        f"seconds per visualisation of 512 steps (measured over {args.steps})"
+    )
+    print(
+        f"| layer | perturbation | one at a time | batched (batch {args.gpu_batch}), default layout "
+        "| batched, channels-last | speed-up |"
+    )
+    print("|---|---|---|---|---|---|")
+    for layer in args.layers:
+        for kind in args.perturbations:
+            run = (model, layer, kind)
+            batch = (args.gpu_batch, args.steps, False, device, args.repeat)
+            loop = seconds_per_vis(*run, args.loop, args.steps, True, device, args.repeat) * scale
+            batched = seconds_per_vis(*run, *batch) * scale
+            nhwc = seconds_per_vis(*run, *batch, "channels_last") * scale
+            print(
+                f"| {layer} | {kind} | {loop:.3f} s | {batched:.5f} s | {nhwc:.5f} s | {loop / batched:.1f}x |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

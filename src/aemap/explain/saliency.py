@@ -13,6 +13,8 @@ input pixels (Arumugam & Kiran, Secs. 4-5).
   the first layer's imaginary part for every pixel is just ``h W^T``.
 * Autograd (``torch.func.jacrev`` in float64) is the independent cross-check
   and the fast default.
+* Both run where the encoder's parameters lie (CPU or GPU) and return their
+  Jacobian on the CPU.
 
 Saliency of a pixel = L2 norm of its column of the Jacobian (over latents).
 """
@@ -84,12 +86,13 @@ def csda_jacobian(
     encoder: nn.Module, x: np.ndarray | torch.Tensor, h: float = 1e-16, images_per_pass: int = 8
 ) -> torch.Tensor:
     """Batched complex step: every pixel of ``images_per_pass`` images in one pass. (B, latent, pixels)."""
+    device = _device_of(encoder)
     layers = encoder_layers(encoder)
     while layers and isinstance(layers[0], nn.Flatten):
         layers = layers[1:]
     first = layers[0] if layers and isinstance(layers[0], nn.Linear) else None
     rest = ComplexEncoder(layers[1:] if first is not None else layers)
-    x = torch.as_tensor(x, dtype=torch.float64).reshape(len(x), -1)
+    x = torch.as_tensor(x, dtype=torch.float64).reshape(len(x), -1).to(device)
     n_pixels = x.shape[1]
     out = []
     for start in range(0, len(x), images_per_pass):
@@ -100,9 +103,9 @@ def csda_jacobian(
             # Every pixel's copy shares the real part (B, 1, hidden); its imaginary part is h W[:, k].
             _, imag = rest(real[:, None, :], (h * w.t())[None].expand(len(xb), -1, -1))
         else:
-            eye = torch.eye(n_pixels, dtype=torch.float64)
+            eye = torch.eye(n_pixels, dtype=torch.float64, device=device)
             _, imag = rest(xb[:, None, :], h * eye[None].expand(len(xb), -1, -1))
-        out.append((imag / h).transpose(1, 2))
+        out.append((imag / h).transpose(1, 2).cpu())
     return torch.cat(out)
 
 
@@ -111,7 +114,7 @@ def autograd_jacobian(encoder: nn.Module, x: np.ndarray | torch.Tensor, images_p
     from torch.func import jacrev, vmap
 
     enc64 = _float64_copy(encoder)
-    x = torch.as_tensor(x, dtype=torch.float64)
+    x = torch.as_tensor(x, dtype=torch.float64).to(_device_of(encoder))
     shape = x.shape[1:]
 
     def f(image: torch.Tensor) -> torch.Tensor:
@@ -119,9 +122,16 @@ def autograd_jacobian(encoder: nn.Module, x: np.ndarray | torch.Tensor, images_p
 
     jac = vmap(jacrev(f))
     parts = [
-        jac(x[i : i + images_per_pass].reshape(-1, int(np.prod(shape)))) for i in range(0, len(x), images_per_pass)
+        jac(x[i : i + images_per_pass].reshape(-1, int(np.prod(shape)))).detach().cpu()
+        for i in range(0, len(x), images_per_pass)
     ]
-    return torch.cat(parts).detach()
+    return torch.cat(parts)
+
+
+def _device_of(module: nn.Module) -> torch.device:
+    """Where the module's parameters lie (the CPU for one without any)."""
+    first = next(module.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
 
 
 def _float64_copy(module: nn.Module) -> nn.Module:
