@@ -157,6 +157,7 @@ def main() -> int:
         help="experiments of the smoke run (default: all whose data the real mirror holds)",
     )
     args = parser.parse_args()
+    args.mirror = args.mirror.resolve()  # the smoke run works in a folder of its own
     if not torch.cuda.is_available():
         print(
             f"gpu-check: no CUDA GPU on this machine (torch {torch.__version__}: torch.cuda.is_available() "
