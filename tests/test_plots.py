@@ -8,6 +8,7 @@ import pytest
 
 import aemap.plots.data as plots_data
 import aemap.plots.importance as plots_importance
+import aemap.plots.sanity as plots_sanity
 import aemap.plots.training as plots_training
 from aemap.plots import plot_class_importance, plot_dataset_samples, plot_reconstructions
 
@@ -16,7 +17,7 @@ from aemap.plots import plot_class_importance, plot_dataset_samples, plot_recons
 def drawn(monkeypatch):
     """The figures the plot functions save, kept open for inspection (still written)."""
     figures = []
-    for module in (plots_data, plots_importance, plots_training):
+    for module in (plots_data, plots_importance, plots_sanity, plots_training):
         original = module.save_figure
 
         def keep(fig, path, dpi=150, original=original):
@@ -101,3 +102,48 @@ def test_reconstructions_put_each_original_above_its_reconstruction(tmp_path, dr
         assert originals[k].get_title() == "abc"[k]
         np.testing.assert_array_equal(originals[k].images[0].get_array(), clean[k])
         np.testing.assert_array_equal(reconstructions[k].images[0].get_array(), 1 - clean[k])
+
+
+def test_translation_figure_has_one_panel_per_training_and_marks_each_centre(tmp_path, drawn):
+    moved_image = np.zeros((42, 42))
+    base_map = np.random.default_rng(0).uniform(size=(28, 28))
+    trainings = [(f"seed {s}", np.random.default_rng(s).uniform(size=(42, 42)), (10.0 + s, 12.0)) for s in range(3)]
+    plots_sanity.plot_translation(moved_image, trainings, base_map, (13.5, 13.0), tmp_path / "t.png", title="t")
+    axes = drawn[-1].axes
+    assert [ax.get_title() for ax in axes] == [
+        "(a) input on a 42x42 canvas",
+        "(b) moved digits, seed 0",
+        "(b) moved digits, seed 1",
+        "(b) moved digits, seed 2",
+        "(c) trained on centred digits",
+    ]
+    # Each map's + sits at its own centre of mass, given as (row, column): drawn at (x=column, y=row).
+    plus = [line for ax in axes[1:] for line in ax.lines if line.get_marker() == "+"]
+    assert [(line.get_xdata()[0], line.get_ydata()[0]) for line in plus] == [
+        (12.0, 10.0),
+        (12.0, 11.0),
+        (12.0, 12.0),
+        (13.0, 13.5),
+    ]
+    plots_sanity.plot_translation(moved_image, trainings[:1], base_map, (13.5, 13.0), tmp_path / "one.png")
+    assert drawn[-1].axes[1].get_title() == "(b) trained on moved digits"
+    with pytest.raises(ValueError, match="no map of a model trained on moved digits"):
+        plots_sanity.plot_translation(moved_image, [], base_map, (13.5, 13.0), tmp_path / "none.png")
+
+
+def test_translation_title_gives_the_spread_over_trainings_only_when_there_is_one():
+    result = {
+        "digit_shift": [-7.0, -7.0],
+        "saliency_top10_shift_mean_map": [-8.1, -5.07],
+        "saliency_top10_shift_mean_map_sd": [0.2, 0.72],
+        "saliency_shift_mean_map": [-3.4, -3.2],
+        "saliency_shift_mean_map_sd": [0.1, 0.1],
+        "trainings": [{}, {}, {}],
+    }
+    title = plots_sanity.translation_title("dae", result)
+    assert title.startswith(
+        "dae: digits moved by (-7.0, -7.0) px; saliency core (top 10 %) by (-8.1, -5.1) ± (0.2, 0.7) px, "
+        "whole map by (-3.4, -3.2) ± (0.1, 0.1) px (mean ± sd of 3 trainings)"
+    )
+    one = plots_sanity.translation_title("dae", {**result, "trainings": [{}]})
+    assert "±" not in one and "trainings" not in one

@@ -216,6 +216,34 @@ def test_metric_translation_and_saliency_checks(tmp_path):
     assert table["reason"].iloc[3] == "4.0 px apart (tolerance 2.0 px)"
 
 
+def test_translation_over_trainings_is_judged_on_the_mean(tmp_path):
+    """Two of three trainings are more than 2 px off, their mean is not: the
+    verdict is the mean's, and every training's gap is named."""
+    exp = tmp_path / "dae"
+    (exp / "sanity").mkdir(parents=True)
+    cores = [[-8.3, -4.7], [-8.1, -4.6], [-7.9, -5.9]]
+    trainings = [
+        {"seed": s, "experiment": f"dae_translated_seed{s}", "saliency_top10_shift_mean_map": c}
+        for s, c in enumerate(cores)
+    ]
+    mean, sd = np.mean(cores, axis=0), np.std(cores, axis=0, ddof=1)
+    result = {
+        "digit_shift": [-7.0, -7.0],
+        "saliency_top10_shift_mean_map": mean.tolist(),
+        "saliency_top10_shift_mean_map_sd": sd.tolist(),
+        "saliency_shift_mean_map": [-3.4, -3.2],
+        "trainings": trainings,
+    }
+    (exp / "sanity" / "translation.json").write_text(json.dumps(result))
+    claim = Claim(**{**_claim("translation", "dae", tolerance_px=2.5).__dict__, "id": "t"})
+    table = _table(tmp_path, [claim], ["sanity"])
+    assert table["verdict"].tolist() == ["reproduced"]  # mean (-8.1, -5.07): 1.93 px apart
+    assert table["ours"].iloc[0] == "moved (-8.1, -5.1) px, digits (-7.0, -7.0) (mean of 3 trainings, sd (0.2, 0.7))"
+    assert "per training seed 0: 2.3 px apart, seed 1: 2.4 px apart, seed 2: 1.1 px apart" in table["reason"].iloc[0]
+    strict = Claim(**{**_claim("translation", "dae", tolerance_px=1.5).__dict__, "id": "t"})
+    assert _table(tmp_path, [strict], ["sanity"])["verdict"].tolist() == ["differs"]
+
+
 def test_perturbation_checks_count_ties_at_the_top(tmp_path):
     rows = []
     for layer in ("conv1", "conv2"):

@@ -15,9 +15,15 @@ from aemap.checks.corruption import (
     rank_pixels,
     summarise_corruption,
 )
-from aemap.checks.derived import SanityConfigError, add_derived_entries, check_classifiers, derived_entries
+from aemap.checks.derived import (
+    SanityConfigError,
+    add_derived_entries,
+    check_classifiers,
+    derived_entries,
+    translated_models,
+)
 from aemap.checks.single_class import correlation_table, map_image_correlations
-from aemap.checks.translation import centre_of_mass, from_centre, translation_shift
+from aemap.checks.translation import centre_of_mass, combine_trainings, from_centre, translation_shift
 from aemap.data.prepare import CanvasSpec, PrepareError, PrepareSpec, place_on_canvas, prepare
 from aemap.data.readers import LabelledArrays
 from aemap.models import build_model
@@ -114,6 +120,44 @@ def test_classifier_seed_errors_name_the_key():
     assert derived_entries(own_weights)[1].keys() == {"dae_class0", "dae_class7", "dae_translated"}
     with pytest.raises(SanityConfigError, match="without a sanity.classifier"):
         derived_entries(config(classifier=None, classifier_seeds=[0]))
+
+
+def test_translation_seeds_train_copies_of_the_translated_model():
+    cfg = config()
+    cfg["sanity"]["translation"]["seeds"] = [2, 0, 7]
+    cfg["experiments"]["dae"]["train"] = {"epochs": 3, "seed": 0}
+    prepared, experiments = derived_entries(cfg)
+    assert sorted(n for n in experiments if "translated" in n) == [
+        "dae_translated",
+        "dae_translated_seed2",
+        "dae_translated_seed7",
+    ]
+    assert list(prepared).count("mnist_canvas42x42") == 1  # one data view for every training
+    for name, seed in (("dae_translated", 0), ("dae_translated_seed2", 2), ("dae_translated_seed7", 7)):
+        entry = experiments[name]
+        assert entry["train"] == {"epochs": 3, "seed": seed} and entry["data"] == "mnist_canvas42x42"
+        assert entry["analyses"] == ["saliency"] and "reported" not in entry
+    assert cfg["experiments"]["dae"]["train"]["seed"] == 0  # the checked experiment is left alone
+    # In the order given; the checked experiment's own seed keeps the plain name.
+    assert translated_models(cfg, "dae") == [
+        (2, "dae_translated_seed2"),
+        (0, "dae_translated"),
+        (7, "dae_translated_seed7"),
+    ]
+    cfg["sanity"]["translation"]["seeds"] = None
+    assert translated_models(cfg, "dae") == [(0, "dae_translated")]
+    assert derived_entries(cfg)[1]["dae_translated"]["train"] == {"epochs": 3, "seed": 0}
+
+
+def test_translation_seed_errors_name_the_key():
+    cfg = config()
+    cfg["sanity"]["translation"]["seeds"] = [1, 1]
+    with pytest.raises(SanityConfigError, match=r"sanity.translation.seeds: \[1, 1\] must be distinct"):
+        derived_entries(cfg)
+    cfg["sanity"]["translation"]["seeds"] = [0, 1]
+    del cfg["experiments"]["dae"]["train"]
+    with pytest.raises(SanityConfigError, match=r"sanity.translation.seeds: experiments.dae has no `train` block"):
+        derived_entries(cfg)
 
 
 def test_place_on_canvas_puts_the_digit_top_left():
@@ -286,6 +330,41 @@ def test_centre_of_mass_and_the_shift_of_moved_digits():
     np.testing.assert_allclose(
         translation_shift(images, centred, images, moved)["saliency_shift_mean_map"], [0, 0], atol=1e-12
     )
+
+
+def test_check_2_over_trainings_averages_the_shifts_and_keeps_each():
+    """Three trainings whose maps sit at known points: the mean and sd over
+    trainings are those of the known shifts, each training's result is kept."""
+    base_images = np.zeros((2, 28, 28))
+    base_images[:, 10:18, 10:18] = 1.0
+    moved_images = place_on_canvas(base_images, CanvasSpec((42, 42), (0, 0)))
+    base_maps = np.zeros((2, 28, 28))
+    base_maps[:, 13:15, 13:15] = 1.0  # centred: (13.5, 13.5)
+    results = []
+    for row, col in ((10, 12), (12, 10), (8, 8)):
+        moved = np.zeros((2, 42, 42))
+        moved[:, row : row + 2, col : col + 2] = 1.0  # centre of mass (row + 0.5, col + 0.5); canvas centre 20.5
+        results.append(translation_shift(base_maps, moved, base_images, moved_images))
+    combined = combine_trainings(results, [0, 1, 2], ["m", "m_seed1", "m_seed2"])
+    shifts = np.array([[-10.0, -8.0], [-8.0, -10.0], [-12.0, -12.0]])
+    np.testing.assert_allclose([r["saliency_shift_mean_map"] for r in results], shifts)
+    np.testing.assert_allclose(combined["saliency_shift_mean_map"], shifts.mean(axis=0))
+    np.testing.assert_allclose(combined["saliency_shift_mean_map_sd"], shifts.std(axis=0, ddof=1))
+    np.testing.assert_allclose(combined["saliency_top10_shift_mean_map"], shifts.mean(axis=0))
+    assert combined["digit_shift"] == results[0]["digit_shift"] and combined["images"] == 2
+    assert [t["seed"] for t in combined["trainings"]] == [0, 1, 2]
+    assert combined["trainings"][2]["experiment"] == "m_seed2"
+    assert combined["trainings"][1]["saliency_shift_mean_map"] == results[1]["saliency_shift_mean_map"]
+    # One training: its own values, sd 0.
+    one = combine_trainings(results[:1], [0], ["m"])
+    assert one["saliency_shift_mean_map"] == results[0]["saliency_shift_mean_map"]
+    assert one["saliency_shift_mean_map_sd"] == [0.0, 0.0]
+    # Trainings measured on other test images cannot be averaged.
+    other = translation_shift(base_maps[:1], np.ones((1, 42, 42)), base_images[:1], moved_images[:1])
+    with pytest.raises(ValueError, match="m_seed1: other test images than m"):
+        combine_trainings([results[0], other], [0, 1], ["m", "m_seed1"])
+    with pytest.raises(ValueError, match="one result, seed and experiment per training"):
+        combine_trainings(results, [0], ["m"])
 
 
 def test_map_image_correlations():

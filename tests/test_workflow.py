@@ -486,6 +486,21 @@ def test_smoke_sanity_check_outputs(smoke_run):
     shift = json.loads((res / "sanity/translation.json").read_text())
     np.testing.assert_allclose(shift["digit_shift"], [-7, -7], atol=1e-9)
     assert len(shift["saliency_shift_per_image_mean"]) == 2
+    # Two trainings of the translated model (tests/smoke.yaml: sanity.translation.seeds [0, 1]),
+    # each trained with its seed; the judged shift is their mean.
+    assert [(t["seed"], t["experiment"]) for t in shift["trainings"]] == [
+        (0, "arumugam_dae_translated"),
+        (1, "arumugam_dae_translated_seed1"),
+    ]
+    weights = []
+    for t in shift["trainings"]:
+        model, ckpt = load_checkpoint(work / "results" / t["experiment"] / "model.pt")
+        assert ckpt["train_spec"]["seed"] == t["seed"] and ckpt["input_shape"] == [42, 42]
+        weights.append(torch.cat([p.reshape(-1) for p in model.parameters()]))
+    assert not torch.equal(*weights)  # two seeds, two trainings
+    cores = np.array([t["saliency_top10_shift_mean_map"] for t in shift["trainings"]])
+    np.testing.assert_allclose(shift["saliency_top10_shift_mean_map"], cores.mean(axis=0))
+    np.testing.assert_allclose(shift["saliency_top10_shift_mean_map_sd"], cores.std(axis=0, ddof=1))
     # Check 3: every source, both ends, 0-30 %.
     table = pd.read_csv(res / "sanity" / "corruption.csv")
     assert list(table.columns[:4]) == ["source", "which", "fraction", "accuracy"]

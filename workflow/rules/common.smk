@@ -12,7 +12,7 @@ from aemap.checks.derived import (
     add_derived_entries,
     check_classifiers,
     single_class_name,
-    translated_name,
+    translated_models,
 )
 from aemap.attribution.layers import default_layer_names_of_spec, layer_names_of_spec
 from aemap.attribution.perturb import PERTURBATIONS
@@ -307,6 +307,23 @@ def get_single_class_maps(wildcards):
         f"results/{single_class_name(wildcards.experiment, c)}/saliency/maps.npz"
         for c in config["sanity"]["single_class"]["classes"]
     ]
+
+
+def get_translated_maps(wildcards):
+    """Check 2's saliency maps, one per training of the translated model
+    (sanity.translation.seeds), in the order of translated_seeds."""
+    return [
+        f"results/{name}/saliency/maps.npz"
+        for _, name in translated_models(config, wildcards.experiment)
+    ]
+
+
+def translated_seeds(wildcards):
+    return [seed for seed, _ in translated_models(config, wildcards.experiment)]
+
+
+def translated_experiments(wildcards):
+    return [name for _, name in translated_models(config, wildcards.experiment)]
 
 
 def get_saliency_params(wildcards):

@@ -1,5 +1,5 @@
 # Arumugam & Kiran Sec. 7: the three sanity checks of every autoencoder with the `sanity` analysis.
-# The check models ({experiment}_class{c}, {experiment}_translated) are ordinary
+# The check models ({experiment}_class{c}, {experiment}_translated[_seed{s}]) are ordinary
 # experiments derived in common.smk: train_model and compute_saliency_maps build them.
 
 
@@ -52,7 +52,8 @@ rule plot_arumugam_fig8_single_class:
 rule measure_translation_shift:
     input:
         base="results/{experiment}/saliency/maps.npz",
-        moved="results/{experiment}_translated/saliency/maps.npz",
+        # One per training of the translated model (sanity.translation.seeds).
+        moved=get_translated_maps,
     output:
         json="results/{experiment}/sanity/translation.json",
     log:
@@ -63,6 +64,8 @@ rule measure_translation_shift:
         CONDA_ENV
     params:
         code=package_code("measure_translation_shift"),
+        seeds=translated_seeds,
+        experiments=translated_experiments,
     script:
         "../scripts/measure_translation_shift.py"
 
@@ -71,7 +74,7 @@ rule measure_translation_shift:
 rule plot_arumugam_fig9_translation:
     input:
         base="results/{experiment}/saliency/maps.npz",
-        moved="results/{experiment}_translated/saliency/maps.npz",
+        moved=get_translated_maps,
         json="results/{experiment}/sanity/translation.json",
     output:
         png=report(

@@ -12,7 +12,9 @@ as parallel jobs. The checked experiments are those whose ``analyses`` list
 Check 3's classifier can be trained several times (``sanity.classifier_seeds``):
 each seed other than the classifier's own ``train.seed`` is a copy of it,
 ``arumugam_cnn_seed1``, trained with that seed (a check scored by one training
-run rests on that run's quirks).
+run rests on that run's quirks). Check 2's translated model likewise
+(``sanity.translation.seeds``): ``arumugam_dae_translated`` for the checked
+experiment's own seed, ``arumugam_dae_translated_seed1`` for seed 1, ...
 
 An entry of the same name written out in config wins over the derived one.
 """
@@ -31,8 +33,27 @@ def single_class_name(experiment: str, class_name: str) -> str:
     return f"{experiment}_class{class_name}"
 
 
-def translated_name(experiment: str) -> str:
-    return f"{experiment}_translated"
+def translated_name(experiment: str, seed: int | None = None) -> str:
+    """Check 2's model of ``experiment``; ``seed``: a training with another seed than its own."""
+    return f"{experiment}_translated" if seed is None else f"{experiment}_translated_seed{seed}"
+
+
+def translated_models(config: dict[str, Any], experiment: str) -> list[tuple[int | None, str]]:
+    """(train seed, experiment name) of each training of check 2's translated
+    model of ``experiment``, one per ``sanity.translation.seeds`` entry in the
+    order given (default: one, with the checked experiment's own seed). The
+    seed equal to the checked experiment's own ``train.seed`` keeps the plain
+    name ``{experiment}_translated``."""
+    own = ((config["experiments"][experiment]).get("train") or {}).get("seed")
+    seeds = ((config.get("sanity") or {}).get("translation") or {}).get("seeds")
+    if not seeds:
+        return [(own, translated_name(experiment))]
+    return [(seed, translated_name(experiment) if seed == own else translated_name(experiment, seed)) for seed in seeds]
+
+
+def _check_seeds(key: str, seeds: list[Any]) -> None:
+    if len(set(seeds)) != len(seeds) or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds):
+        raise SanityConfigError(f"{key}: {seeds!r} must be distinct non-negative integers")
 
 
 def classifier_seed_name(classifier: str, seed: int) -> str:
@@ -98,7 +119,19 @@ def derived_entries(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
             moved["canvas"] = {"size": [height, width], "offset": list(translation.get("offset", [0, 0]))}
             name = f"{view_name}_canvas{height}x{width}"
             prepared[name] = moved
-            derived[translated_name(base)] = {**copy.deepcopy(model_exp), "data": name}
+            seeds = translation.get("seeds")
+            if seeds:
+                _check_seeds("sanity.translation.seeds", seeds)
+                if "train" not in model_exp:
+                    raise SanityConfigError(
+                        f"sanity.translation.seeds: experiments.{base} has no `train` block to seed "
+                        "(the translated model is trained like it)"
+                    )
+            for seed, moved_name in translated_models(config, base):
+                entry = {**copy.deepcopy(model_exp), "data": name}
+                if seeds:
+                    entry["train"] = {**entry["train"], "seed": seed}
+                derived[moved_name] = entry
     return prepared, derived
 
 
@@ -111,8 +144,7 @@ def _classifier_copies(config: dict[str, Any]) -> dict[str, Any]:
         raise SanityConfigError("sanity.classifier_seeds: given without a sanity.classifier to train")
     if not seeds:
         return {}
-    if len(set(seeds)) != len(seeds) or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds):
-        raise SanityConfigError(f"sanity.classifier_seeds: {seeds!r} must be distinct non-negative integers")
+    _check_seeds("sanity.classifier_seeds", seeds)
     entry = config["experiments"][classifier]
     if entry.get("weights"):
         raise SanityConfigError(

@@ -76,3 +76,50 @@ def paired_maps(base: dict[str, np.ndarray], moved: dict[str, np.ndarray], origi
     if not np.array_equal(base["y"][in_base], moved["y"][in_moved]):
         raise ValueError(f"{origin}: the same test index has different labels in the two files (different data?)")
     return base["maps"][in_base], moved["maps"][in_moved], base["images"][in_base], moved["images"][in_moved]
+
+
+# The shifts that are averaged over trainings of the translated model (each
+# also gets its sd over trainings, ``<key>_sd``).
+SHIFT_KEYS = (
+    "saliency_shift_mean_map",
+    "saliency_shift_per_image_mean",
+    "saliency_top10_shift_mean_map",
+    "saliency_top10_shift_per_image_mean",
+    "moved_saliency_com",
+)
+
+
+def combine_trainings(results: list[dict[str, object]], seeds: list[int | None], experiments: list[str]) -> dict:
+    """Check 2 over several trainings of the translated model, each measured
+    against the same base model on the same test images (``translation_shift``
+    per training): the shifts' mean over trainings under their own keys (what
+    the replication table judges), their sd over trainings as ``<key>_sd``
+    (0 for one training), and every training's own result under
+    ``trainings``. ``saliency_shift_per_image_sd`` is the mean over trainings
+    of the per-image sd within each."""
+    if not results or not len(results) == len(seeds) == len(experiments):
+        counts = f"{len(results)} results, {len(seeds)} seeds, {len(experiments)} experiments"
+        raise ValueError(f"check 2 needs one result, seed and experiment per training: {counts}")
+    first = results[0]
+    for experiment, result in zip(experiments[1:], results[1:], strict=True):
+        if result["digit_shift"] != first["digit_shift"] or result["images"] != first["images"]:
+            raise ValueError(
+                f"{experiment}: other test images than {experiments[0]} (digits moved by {result['digit_shift']} "
+                f"over {result['images']} images, against {first['digit_shift']} over {first['images']})"
+            )
+    combined: dict[str, object] = {
+        key: first[key]
+        for key in ("images", "digit_shift", "base_saliency_com", "base_mean_map_com_px", "base_canvas", "moved_canvas")
+    }
+    for key in SHIFT_KEYS:
+        values = np.asarray([r[key] for r in results], dtype=np.float64)
+        combined[key] = values.mean(axis=0).tolist()
+        combined[f"{key}_sd"] = (values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros(values.shape[1])).tolist()
+    combined["saliency_shift_per_image_sd"] = np.mean(
+        [r["saliency_shift_per_image_sd"] for r in results], axis=0
+    ).tolist()
+    combined["trainings"] = [
+        {"seed": seed, "experiment": experiment, **result}
+        for seed, experiment, result in zip(seeds, experiments, results, strict=True)
+    ]
+    return combined

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -47,27 +48,32 @@ def plot_single_class_grid(
 
 def plot_translation(
     moved_image: np.ndarray,
-    moved_map: np.ndarray,
+    moved_maps: Sequence[tuple[str, np.ndarray, tuple[float, float]]],
     base_map: np.ndarray,
-    moved_com: tuple[float, float],
     base_com: tuple[float, float],
     path: str | os.PathLike[str],
     title: str = "",
     dpi: int = 150,
 ) -> None:
     """Fig. 9: (a) a digit moved to the corner of the canvas, (b) the mean
-    saliency map of the model trained on such images, (c) the original model's
-    map for comparison. + marks each map's centre of mass, x the canvas centre."""
-    fig = new_figure(7.2, 2.7)
-    axes = fig.subplots(1, 3)
+    saliency map of each model trained on such images (label, map, centre of
+    mass; one panel per training), (c) the original model's map for
+    comparison. + marks each map's centre of mass, x the canvas centre."""
+    if not moved_maps:
+        raise ValueError("plot_translation: no map of a model trained on moved digits")
+    n = 2 + len(moved_maps)
+    fig = new_figure(2.4 * n, 2.9)
+    axes = fig.subplots(1, n)
     axes[0].imshow(moved_image, cmap=IMAGE_CMAP, vmin=0, vmax=1, interpolation="nearest")
     axes[0].set_xticks([])
     axes[0].set_yticks([])
     axes[0].set_title(f"(a) input on a {moved_image.shape[0]}x{moved_image.shape[1]} canvas")
-    for ax, saliency, com, label in (
-        (axes[1], moved_map, moved_com, "(b) trained on moved digits"),
-        (axes[2], base_map, base_com, "(c) trained on centred digits"),
-    ):
+    panels = [
+        (f"(b) moved digits, {label}" if len(moved_maps) > 1 else "(b) trained on moved digits", m, com)
+        for label, m, com in moved_maps
+    ]
+    panels.append(("(c) trained on centred digits", base_map, base_com))
+    for ax, (label, saliency, com) in zip(axes[1:], panels, strict=True):
         draw_contours(ax, saliency)
         height, width = saliency.shape
         ax.plot([com[1]], [com[0]], "+", color="white", markersize=12, markeredgewidth=2)
@@ -75,6 +81,26 @@ def plot_translation(
         ax.set_title(label)
     fig.suptitle(title)
     save_figure(fig, path, dpi)
+
+
+def translation_title(experiment: str, result: dict) -> str:
+    """Fig. 9's title from check 2's result (``aemap.checks.translation``):
+    the digits' shift, the saliency core's and the whole map's, with their sd
+    over trainings where there are several."""
+    several = len(result.get("trainings") or []) > 1
+
+    def px(values, sign="+"):
+        return "(" + ", ".join(f"{v:{sign}.1f}" for v in values) + ")"
+
+    def shift(key):
+        return px(result[key]) + (f" ± {px(result[key + '_sd'], '')}" if several else "")
+
+    over = f" (mean ± sd of {len(result['trainings'])} trainings)" if several else ""
+    return (
+        f"{experiment}: digits moved by {px(result['digit_shift'])} px; saliency core (top 10 %) by "
+        f"{shift('saliency_top10_shift_mean_map')} px, whole map by {shift('saliency_shift_mean_map')} px{over}\n"
+        "(+: centre of mass, x: canvas centre; cf. Arumugam & Kiran Fig. 9)"
+    )
 
 
 def plot_corrupted_examples(
