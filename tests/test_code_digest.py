@@ -3,12 +3,16 @@ count, and which edits change the digest that reruns a rule's jobs."""
 
 from __future__ import annotations
 
+import importlib
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from aemap.code_digest import PackageCode, package_code, script_code_digest
+from aemap.lazy import lazy_exports
 
 from .conftest import REPO
 
@@ -104,6 +108,67 @@ def test_a_syntax_error_names_the_module(tree):
     assert err.value.filename.endswith("b.py")
 
 
+LAZY = {
+    "pkg/__init__.py": "",
+    "pkg/lazy/__init__.py": (
+        "from pkg.lazy_exports import exports\n\n"
+        '_LAZY_EXPORTS = {"f": "a", "g": "b"}\n'
+        "__getattr__ = exports(__name__, _LAZY_EXPORTS)\n"
+    ),
+    "pkg/lazy_exports.py": "def exports(name, table):\n    return None\n",
+    "pkg/lazy/a.py": "def f():\n    return 1\n",
+    "pkg/lazy/b.py": "def g():\n    return 2\n",
+}
+
+
+@pytest.fixture
+def lazy_tree(tmp_path: Path) -> Path:
+    for name, text in LAZY.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("script", "reached"),
+    [
+        # A name imported from a package with lazy exports: the submodule that defines it, no sibling.
+        ("from pkg.lazy import f\n", ["pkg", "pkg.lazy", "pkg.lazy.a", "pkg.lazy_exports"]),
+        ("from pkg.lazy import g as h, f\n", ["pkg", "pkg.lazy", "pkg.lazy.a", "pkg.lazy.b", "pkg.lazy_exports"]),
+        # The package as a module object: any of its names may be used.
+        ("import pkg.lazy\n", ["pkg", "pkg.lazy", "pkg.lazy.a", "pkg.lazy.b", "pkg.lazy_exports"]),
+        ("from pkg import lazy\n", ["pkg", "pkg.lazy", "pkg.lazy.a", "pkg.lazy.b", "pkg.lazy_exports"]),
+        ("from pkg.lazy import *\n", ["pkg", "pkg.lazy", "pkg.lazy.a", "pkg.lazy.b", "pkg.lazy_exports"]),
+        # A submodule itself: its parent runs, and the parent imports no sibling.
+        ("import pkg.lazy.b\n", ["pkg", "pkg.lazy", "pkg.lazy.b", "pkg.lazy_exports"]),
+    ],
+)
+def test_lazy_exports_count_the_submodule_of_each_name_used(lazy_tree, script, reached):
+    (lazy_tree / "script.py").write_text(script)
+    assert PackageCode(lazy_tree / "pkg", "pkg").closure(lazy_tree / "script.py") == reached
+
+
+def test_with_lazy_exports_a_sibling_edit_leaves_the_digest_alone(lazy_tree):
+    (lazy_tree / "script.py").write_text("from pkg.lazy import f\n")
+    before = digest(lazy_tree)
+    (lazy_tree / "pkg/lazy/b.py").write_text("def g():\n    return 20\n")
+    assert digest(lazy_tree) == before
+    (lazy_tree / "pkg/lazy/a.py").write_text("def f():\n    return 10\n")
+    assert digest(lazy_tree) != before
+    # Pointing the name at another submodule is a change of the code the script runs.
+    changed = digest(lazy_tree)
+    init = lazy_tree / "pkg/lazy/__init__.py"
+    init.write_text(init.read_text().replace('"f": "a"', '"f": "b"'))
+    assert digest(lazy_tree) != changed
+
+
+def test_a_lazy_export_table_must_be_literal(lazy_tree):
+    (lazy_tree / "script.py").write_text("from pkg.lazy import f\n")
+    (lazy_tree / "pkg/lazy/__init__.py").write_text("_LAZY_EXPORTS = dict(f='a')\n")
+    with pytest.raises(ValueError, match=r"lazy/__init__.py:1: _LAZY_EXPORTS must be a literal dict"):
+        digest(lazy_tree)
+
+
 # The real package and workflow.
 
 SCRIPTS = sorted((REPO / "workflow/scripts").glob("*.py"))
@@ -137,3 +202,32 @@ def test_scripts_share_a_digest_exactly_when_they_run_the_same_code():
         for other in digests:
             assert (digests[one] == digests[other]) == (reached[one] == reached[other]), (one, other)
     assert digests["train_model"] != digests["plot_training_curves"]
+
+
+LAZY_PACKAGES = ["aemap.explain", "aemap.checks", "aemap.attribution", "aemap.plots"]
+
+
+@pytest.mark.parametrize("name", LAZY_PACKAGES)
+def test_every_lazy_export_is_its_submodules_object(name):
+    package = importlib.import_module(name)
+    assert package.__all__ == sorted(package._LAZY_EXPORTS)
+    for export, submodule in package._LAZY_EXPORTS.items():
+        assert getattr(package, export) is getattr(importlib.import_module(f"{name}.{submodule}"), export)
+    assert set(package._LAZY_EXPORTS) <= set(dir(package))
+    with pytest.raises(AttributeError, match=f"module '{name}' has no attribute 'nope'"):
+        package.nope  # noqa: B018 - the attribute access is the test
+
+
+def test_importing_one_submodule_runs_no_sibling():
+    """What the digest assumes of a lazy package, checked in a fresh interpreter."""
+    code = "import sys, aemap.explain.saliency; print(*sorted(m for m in sys.modules if m.startswith('aemap.')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert [m for m in loaded if m.startswith("aemap.explain")] == ["aemap.explain", "aemap.explain.saliency"]
+
+
+def test_a_lazy_export_may_not_be_named_like_its_submodule():
+    # Importing the submodule would bind the name to the module and hide the export.
+    with pytest.raises(
+        ValueError, match=r"aemap.attribution: lazy exports named like their submodule: \['visualise'\]"
+    ):
+        lazy_exports("aemap.attribution", {"visualise": "visualise", "OptimiseSettings": "visualise"})

@@ -954,6 +954,10 @@ def test_own_data_and_models_by_config_and_adding_reruns_nothing_else(tmp_path, 
     outputs = scheduled_after("plots/importance.py", lambda text: text + "\nCOLOURS = 'new'\n")
     assert "results/figures/mine_ae/importance" in outputs, outputs
     assert all(o.startswith("results/figures/") for o in outputs), outputs
+    # One method of a subpackage (lazy exports, aemap.lazy): its jobs and what reads them, not its siblings'.
+    outputs = scheduled_after("explain/saliency.py", lambda text: text + "\nNOTE = 'new'\n")
+    assert "results/mine_ae/saliency/maps.npz" in outputs, outputs
+    assert not [o for o in outputs if "model.pt" in o or "/importance/" in o or "/latent/" in o], outputs
     # The optimisation of visualisations: they and what reads them, never a model or another analysis.
     outputs = scheduled_after("attribution/visualise.py", lambda text: text + "\nSTEP_NOTE = 'new'\n")
     assert "results/mine_cnn/attribution/conv2/pyramid.npz" in outputs, outputs

@@ -16,6 +16,12 @@ imported):
 * the packages above each such module (importing ``aemap.a.b`` runs
   ``aemap/__init__.py`` and ``aemap/a/__init__.py``, and what they import:
   a subpackage whose ``__init__`` imports its modules makes them all count);
+* for a package with lazy exports (``aemap.lazy``: a literal dict
+  ``_LAZY_EXPORTS`` of name -> submodule in its ``__init__``), the submodule
+  of each name imported from it (``from aemap.explain import saliency_maps``
+  counts ``aemap.explain.saliency`` alone), and all of them where the
+  package itself is imported as a module object (``import aemap.explain``,
+  ``from aemap import explain``: any of its names may then be used);
 * data files beside a module whose file name the module spells out as a
   string (``claims.yaml`` in ``aemap.replication``).
 
@@ -35,6 +41,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+LAZY_EXPORTS = "_LAZY_EXPORTS"  # the name of a package's lazy export table (aemap.lazy)
+
 
 @dataclass(frozen=True)
 class _Facts:
@@ -43,6 +51,7 @@ class _Facts:
     imports: tuple[tuple[int, str | None, tuple[str, ...]], ...]  # (level, module, names); `import a.b`: (0, a.b, ())
     strings: frozenset[str]  # every string constant
     fingerprint: str  # sha256 of the syntax tree without docstrings
+    lazy_exports: tuple[tuple[str, str], ...]  # a package's (name, submodule) of aemap.lazy; () for none
 
 
 @functools.cache
@@ -58,7 +67,29 @@ def _facts_cached(path: Path, mtime_ns: int, size: int) -> _Facts:
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             strings.add(node.value)
     fingerprint = hashlib.sha256(ast.dump(_without_docstrings(tree)).encode()).hexdigest()
-    return _Facts(tuple(imports), frozenset(strings), fingerprint)
+    return _Facts(tuple(imports), frozenset(strings), fingerprint, _lazy_exports(tree, path))
+
+
+def _lazy_exports(tree: ast.Module, path: Path) -> tuple[tuple[str, str], ...]:
+    """The module-level ``_LAZY_EXPORTS = {...}`` of ``tree`` as (name, submodule) pairs."""
+    for node in tree.body:
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
+        if any(isinstance(t, ast.Name) and t.id == LAZY_EXPORTS for t in targets):
+            try:
+                table = ast.literal_eval(node.value)
+            except ValueError:
+                table = None
+            if not isinstance(table, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+            ):
+                raise ValueError(
+                    f"{path}:{node.lineno}: {LAZY_EXPORTS} must be a literal dict of names to submodule names "
+                    "(aemap.code_digest reads it without running the module)"
+                )
+            return tuple(sorted(table.items()))
+    return ()
 
 
 def _facts(path: Path) -> _Facts:
@@ -96,12 +127,28 @@ class PackageCode:
         found: set[str] = set()
         for level, name, names in _facts(path).imports:
             base = self._absolute(level, name, module)
-            if base is None:
+            if base is None or self.file_of(base) is None:
                 continue
             found.add(base)
-            # `from pkg import name`: name may be a submodule of pkg.
-            found.update(f"{base}.{n}" for n in names)
+            if not names:  # `import pkg` (or `from pkg import *`): the module object, any of its names
+                found.update(self._lazy_modules(base))
+                continue
+            lazy = dict(self._lazy_table(base))
+            for n in names:
+                sub = f"{base}.{n}"
+                if self.file_of(sub) is not None:  # `from pkg import submodule`: that module object
+                    found.add(sub)
+                    found.update(self._lazy_modules(sub))
+                elif n in lazy:  # `from pkg import name` of a lazy export: the submodule defining it
+                    found.add(f"{base}.{lazy[n]}")
         return {m for m in found if self.file_of(m) is not None}
+
+    def _lazy_table(self, module: str) -> tuple[tuple[str, str], ...]:
+        return _facts(self.file_of(module)).lazy_exports if self._is_package(module) else ()
+
+    def _lazy_modules(self, package: str) -> set[str]:
+        """Every submodule behind ``package``'s lazy exports."""
+        return {f"{package}.{submodule}" for _, submodule in self._lazy_table(package)}
 
     def _absolute(self, level: int, name: str | None, module: str | None) -> str | None:
         if level == 0:

@@ -7,24 +7,23 @@
 * ``noise``: fractal noise and the fractal noise pyramid;
 * ``perturb``: the composites C(X, M, P) for every perturbation;
 * ``transforms``: differentiable transformation robustness;
-* ``visualise``: the batched, chunked, seeded optimisation of X and M;
+* ``visualise``: the batched, chunked, seeded optimisation of X and M
+  (``aemap.attribution.visualise.visualise``);
 * ``metrics``: visualisation correlation and classification consistency;
 * ``stage``: the workflow's steps on arrays.
 """
 
-from aemap.attribution.layers import named_layers, resolve_layer
-from aemap.attribution.neurons import neuron_attributions
-from aemap.attribution.otsu import otsu_beta
-from aemap.attribution.perturb import PERTURBATIONS, Perturbation
-from aemap.attribution.visualise import OptimiseSettings, visualise
+from aemap.lazy import lazy_exports
 
-__all__ = [
-    "PERTURBATIONS",
-    "OptimiseSettings",
-    "Perturbation",
-    "named_layers",
-    "neuron_attributions",
-    "otsu_beta",
-    "resolve_layer",
-    "visualise",
-]
+# name -> the submodule that defines it, imported on first use (aemap.lazy).
+_LAZY_EXPORTS = {
+    "named_layers": "layers",
+    "resolve_layer": "layers",
+    "neuron_attributions": "neurons",
+    "otsu_beta": "otsu",
+    "PERTURBATIONS": "perturb",
+    "Perturbation": "perturb",
+    "OptimiseSettings": "visualise",
+}
+__all__ = sorted(_LAZY_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS)

@@ -10,25 +10,25 @@
   trainings of a classifier.
 """
 
-from aemap.checks.corruption import SOURCES, corruption_runs, importance_sources, rank_pixels, summarise_corruption
-from aemap.checks.derived import SanityConfigError, add_derived_entries, check_classifiers, derived_entries
-from aemap.checks.single_class import class_mean_images, correlation_table, map_image_correlations
-from aemap.checks.translation import centre_of_mass, paired_maps, translation_shift
+from aemap.lazy import lazy_exports
 
-__all__ = [
-    "SOURCES",
-    "SanityConfigError",
-    "add_derived_entries",
-    "centre_of_mass",
-    "check_classifiers",
-    "class_mean_images",
-    "correlation_table",
-    "corruption_runs",
-    "derived_entries",
-    "importance_sources",
-    "map_image_correlations",
-    "paired_maps",
-    "rank_pixels",
-    "summarise_corruption",
-    "translation_shift",
-]
+# name -> the submodule that defines it, imported on first use (aemap.lazy).
+_LAZY_EXPORTS = {
+    "SOURCES": "corruption",
+    "corruption_runs": "corruption",
+    "importance_sources": "corruption",
+    "rank_pixels": "corruption",
+    "summarise_corruption": "corruption",
+    "SanityConfigError": "derived",
+    "add_derived_entries": "derived",
+    "check_classifiers": "derived",
+    "derived_entries": "derived",
+    "class_mean_images": "single_class",
+    "correlation_table": "single_class",
+    "map_image_correlations": "single_class",
+    "centre_of_mass": "translation",
+    "paired_maps": "translation",
+    "translation_shift": "translation",
+}
+__all__ = sorted(_LAZY_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS)

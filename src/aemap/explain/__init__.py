@@ -13,33 +13,30 @@
   the first layer's weights as images (``weights``).
 """
 
-from aemap.explain.direction import Direction, regression_direction
-from aemap.explain.embedding import LATENT_VIEWS, latent_grid, latent_view, stratified_sample
-from aemap.explain.importance import ImportanceConfig, compute_importance, latent_table, summary_markdown
-from aemap.explain.permutation import latent_importance_by_class, pixel_latent_importance
-from aemap.explain.reconstruction import reconstruction_errors, roc_auc, roc_curve
-from aemap.explain.saliency import autograd_jacobian, csda_jacobian, saliency_maps
-from aemap.explain.weights import first_layer_weights, top_units
+from aemap.lazy import lazy_exports
 
-__all__ = [
-    "LATENT_VIEWS",
-    "Direction",
-    "ImportanceConfig",
-    "autograd_jacobian",
-    "compute_importance",
-    "csda_jacobian",
-    "latent_importance_by_class",
-    "latent_table",
-    "pixel_latent_importance",
-    "regression_direction",
-    "saliency_maps",
-    "summary_markdown",
-    "first_layer_weights",
-    "latent_grid",
-    "latent_view",
-    "reconstruction_errors",
-    "roc_auc",
-    "roc_curve",
-    "stratified_sample",
-    "top_units",
-]
+# name -> the submodule that defines it, imported on first use (aemap.lazy).
+_LAZY_EXPORTS = {
+    "Direction": "direction",
+    "regression_direction": "direction",
+    "LATENT_VIEWS": "embedding",
+    "latent_grid": "embedding",
+    "latent_view": "embedding",
+    "stratified_sample": "embedding",
+    "ImportanceConfig": "importance",
+    "compute_importance": "importance",
+    "latent_table": "importance",
+    "summary_markdown": "importance",
+    "latent_importance_by_class": "permutation",
+    "pixel_latent_importance": "permutation",
+    "reconstruction_errors": "reconstruction",
+    "roc_auc": "reconstruction",
+    "roc_curve": "reconstruction",
+    "autograd_jacobian": "saliency",
+    "csda_jacobian": "saliency",
+    "saliency_maps": "saliency",
+    "first_layer_weights": "weights",
+    "top_units": "weights",
+}
+__all__ = sorted(_LAZY_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS)

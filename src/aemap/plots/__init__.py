@@ -4,42 +4,32 @@ precomputed results only: a colour change never reruns a computation.
 Each function takes arrays and an output path and writes one PNG atomically.
 """
 
-from aemap.plots.attribution import plot_ablation, plot_latent_dims, plot_layer_grid, plot_perturbation_grid
-from aemap.plots.data import plot_dataset_samples, plot_spectrogram_examples
-from aemap.plots.importance import plot_class_importance, plot_umap
-from aemap.plots.note import (
-    plot_anomaly_roc,
-    plot_encoder_weights,
-    plot_error_by_class,
-    plot_latent_grid,
-    plot_latent_views,
-    plot_reconstruction_error_examples,
-)
-from aemap.plots.saliency import plot_saliency_contours
-from aemap.plots.sanity import plot_corrupted_examples, plot_corruption_curves, plot_single_class_grid, plot_translation
-from aemap.plots.training import plot_noisy_inputs, plot_reconstructions, plot_training_curves
+from aemap.lazy import lazy_exports
 
-__all__ = [
-    "plot_ablation",
-    "plot_anomaly_roc",
-    "plot_encoder_weights",
-    "plot_error_by_class",
-    "plot_latent_grid",
-    "plot_latent_views",
-    "plot_reconstruction_error_examples",
-    "plot_class_importance",
-    "plot_corrupted_examples",
-    "plot_corruption_curves",
-    "plot_dataset_samples",
-    "plot_latent_dims",
-    "plot_layer_grid",
-    "plot_noisy_inputs",
-    "plot_perturbation_grid",
-    "plot_reconstructions",
-    "plot_saliency_contours",
-    "plot_single_class_grid",
-    "plot_spectrogram_examples",
-    "plot_training_curves",
-    "plot_translation",
-    "plot_umap",
-]
+# name -> the submodule that defines it, imported on first use (aemap.lazy).
+_LAZY_EXPORTS = {
+    "plot_ablation": "attribution",
+    "plot_latent_dims": "attribution",
+    "plot_layer_grid": "attribution",
+    "plot_perturbation_grid": "attribution",
+    "plot_dataset_samples": "data",
+    "plot_spectrogram_examples": "data",
+    "plot_class_importance": "importance",
+    "plot_umap": "importance",
+    "plot_anomaly_roc": "note",
+    "plot_encoder_weights": "note",
+    "plot_error_by_class": "note",
+    "plot_latent_grid": "note",
+    "plot_latent_views": "note",
+    "plot_reconstruction_error_examples": "note",
+    "plot_saliency_contours": "saliency",
+    "plot_corrupted_examples": "sanity",
+    "plot_corruption_curves": "sanity",
+    "plot_single_class_grid": "sanity",
+    "plot_translation": "sanity",
+    "plot_noisy_inputs": "training",
+    "plot_reconstructions": "training",
+    "plot_training_curves": "training",
+}
+__all__ = sorted(_LAZY_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY_EXPORTS)
