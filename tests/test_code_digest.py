@@ -32,12 +32,16 @@ FILES = {
 }
 
 
+def write_files(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
-    for name, text in FILES.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
-    return tmp_path
+    return write_files(tmp_path, FILES)
 
 
 def digest(root: Path) -> str:
@@ -123,10 +127,7 @@ LAZY = {
 
 @pytest.fixture
 def lazy_tree(tmp_path: Path) -> Path:
-    for name, text in LAZY.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
-    return tmp_path
+    return write_files(tmp_path, LAZY)
 
 
 @pytest.mark.parametrize(
