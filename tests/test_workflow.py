@@ -169,8 +169,8 @@ def test_dry_run_schedules_what_the_config_declares(tmp_path):
     expected = expected_jobs(CONFIG)
     assert {rule: stats.get(rule, 0) for rule in expected} == expected
     # The numbers the papers' reproduction implies, as a check of the derivation itself.
-    # 20 models, and check 3's classifier trained with two more seeds.
-    assert expected["download_source"] == 5 and expected["train_model"] == 22 and expected["prepare_dataset"] == 17
+    # 20 models, check 3's classifier and check 2's translated DAE each trained with two more seeds.
+    assert expected["download_source"] == 5 and expected["train_model"] == 24 and expected["prepare_dataset"] == 17
     assert expected["embed_latent_space"] == 4 * 7  # seven autoencoders with `latent` (their UMAP serves Fig. 11)
     for target in ("mnist", "mnist01", "emnist_vowels", "fashion_mnist", "audiomnist", "fsdd"):
         assert f"results/prepared/{target}.npz" in out
