@@ -57,6 +57,7 @@ def seconds_per_vis(
     repeat: int = 1,
     memory_format: str = "auto",
     as_written: bool = False,
+    precision: str = "float32",
 ) -> float:
     """``as_written``: the model in PyTorch's layout, with PyTorch's kernels
     and its own module order (no fast path of aemap's)."""
@@ -65,7 +66,7 @@ def seconds_per_vis(
     shape = layer_shape(model, layer, (28, 28))
     r = torch.rand((n, *shape), generator=g).to(device)
     beta = torch.full((n,), 0.2, device=device)
-    s = OptimiseSettings(steps=steps, memory_format=memory_format)
+    s = OptimiseSettings(steps=steps, memory_format=memory_format, precision=precision)
     if as_written:
         s = dataclasses.replace(s, memory_format="contiguous", pool_before_relu=False)
     if not one_at_a_time:  # the whole batch as one chunk (a GPU's 1024 items are 7 chunks at the default budget)
@@ -96,6 +97,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
     parser.add_argument("--layers", nargs="+", default=["conv1", "conv2", "conv3"])
     parser.add_argument("--perturbations", nargs="+", default=["pyramid", "none"])
+    parser.add_argument(
+        "--bfloat16",
+        action="store_true",
+        help="also time the batched path with the network in bfloat16 (attribution.optimise.precision), "
+        "against the same float32 loop",
+    )
     parser.add_argument("--gpu-batch", type=int, default=1024, help="visualisations in one chunk on the GPU")
     parser.add_argument(
         "--devices",
@@ -131,20 +138,22 @@ def table(args: argparse.Namespace, scale: float, device: str) -> None:
         f"\n{where}, torch {torch.__version__}, {weights} weights; "
         f"seconds per visualisation of 512 steps (measured over {args.steps})"
     )
-    labels = [f"batched (batch {batch}), {label}" for label, _ in VARIANTS[device]]
-    print(f"| layer | perturbation | one at a time | {' | '.join(labels)} | speed-up |")
-    print("|---|---|---|---|---|---|")
+    variants = VARIANTS[device] + ((("bfloat16", {"precision": "bfloat16"}),) if args.bfloat16 else ())
+    labels = [f"batched (batch {batch}), {label}" for label, _ in variants]
+    speedups = ["speed-up"] + (["speed-up in bfloat16"] if args.bfloat16 else [])
+    print(f"| layer | perturbation | one at a time | {' | '.join(labels + speedups)} |")
+    print("|---|---|---|" + "---|" * (len(labels) + len(speedups)))
     for layer in args.layers:
         for kind in args.perturbations:
             run = (model, layer, kind)
             loop = seconds_per_vis(*run, args.loop, args.steps, True, device, args.repeat) * scale
             batched = [
                 seconds_per_vis(*run, batch, args.steps, False, device, args.repeat, **how) * scale
-                for _, how in VARIANTS[device]
+                for _, how in variants
             ]
-            default = batched[[how for _, how in VARIANTS[device]].index({})]
-            cells = " | ".join(f"{t:.5f} s" for t in batched)
-            print(f"| {layer} | {kind} | {loop:.3f} s | {cells} | {loop / default:.1f}x |", flush=True)
+            fastest = [batched[[how for _, how in variants].index({})]] + batched[len(VARIANTS[device]) :]
+            cells = " | ".join([f"{t:.5f} s" for t in batched] + [f"{loop / t:.1f}x" for t in fastest])
+            print(f"| {layer} | {kind} | {loop:.3f} s | {cells} |", flush=True)
 
 
 if __name__ == "__main__":

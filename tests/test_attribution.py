@@ -312,6 +312,60 @@ def test_channels_last_gives_the_plain_layouts_values_and_leaves_the_weights_as_
         visualise(model, layer, (28, 28), r, beta, "none", OptimiseSettings(steps=1, memory_format="nhwc"))
 
 
+def test_bfloat16_runs_the_network_only_and_tracks_float32():
+    """The network under bfloat16 autocast: a different but close optimisation
+    (same noise and transformations), reproducible bits, float32 outputs."""
+    model = _sharp_cnn()
+    layer = resolve_layer(model, "conv2")
+    r = torch.rand(9, 64, 14, 14, generator=torch.Generator().manual_seed(3))
+    beta = torch.linspace(0.2, 0.4, 9)
+
+    def run(precision):
+        return visualise(model, layer, (28, 28), r, beta, "pyramid", OptimiseSettings(steps=20, precision=precision))
+
+    runs = {p: [run(p), run(p)] for p in ("float32", "bfloat16")}
+    low, full = runs["bfloat16"][0], runs["float32"][0]
+    for field in ("x", "mask", "composite", "objective"):
+        assert getattr(low, field).dtype == getattr(full, field).dtype
+        assert getattr(low, field).tobytes() == getattr(runs["bfloat16"][1], field).tobytes()  # same seed, same bits
+    assert not np.array_equal(low.x, full.x)  # autocast did run the network in bfloat16
+    # Step 0 sees the same image: only the network's rounding differs (bfloat16 keeps 8 bits).
+    np.testing.assert_allclose(low.objective[:, 0], full.objective[:, 0], rtol=0.02)
+    # 20 steps later the two are the same optimisation: the images moved far more (from the
+    # grey start) than they differ (Adam's first steps are +-lr wherever a tiny gradient's
+    # sign flips), and the objective agrees to 2 %.
+    assert np.abs(low.x - full.x).mean() < 0.3 * np.abs(full.x - 0.5).mean()
+    np.testing.assert_allclose(low.objective[:, -1], full.objective[:, -1], rtol=0.02)
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    with pytest.raises(ValueError, match=r"attribution.optimise.precision: unknown 'float16'"):
+        visualise(model, layer, (28, 28), r, beta, "none", OptimiseSettings(steps=1, precision="float16"))
+
+
+def test_the_mask_finds_the_contributing_square_with_the_network_in_bfloat16():
+    """A convolutional version of SquareNet (a 1x1 convolution reads the window):
+    the optimisation under bfloat16 still concentrates the mask on the square."""
+    square = (slice(6, 18), slice(10, 22))
+    window = torch.zeros(1, 1, 28, 28)
+    window[0, 0][square] = 1.0
+    conv = nn.Conv2d(1, 2, 1, bias=False)
+    conv.weight.data[:] = torch.tensor([1.0, -1.0]).reshape(2, 1, 1, 1)
+    act = nn.ReLU()
+
+    def forward(x):
+        return act(conv(x.reshape(-1, 1, 28, 28)) * torch.cat([window, 1 - window], 1))
+
+    truth = window[0, 0].bool().numpy()
+    attr = torch.zeros(2, 2, 28, 28)
+    attr[:, 0] = window[0, 0] * 0.01  # only channel 0 inside the square contributes
+    betas = torch.full((2,), 144 / 784)
+    s = OptimiseSettings(steps=300, lr=0.05, seed=0, lambda_scale=20.0, precision="bfloat16")
+    vis = visualise(forward, act, (28, 28), attr, betas, "pyramid", s)
+    for mask in vis.mask > 0.5:
+        iou = (mask & truth).sum() / (mask | truth).sum()
+        assert iou >= 0.5, iou
+    np.testing.assert_allclose(vis.mask.reshape(2, -1).mean(1), betas.numpy(), atol=0.03)
+
+
 class ViewNet(nn.Module):
     """Flattens a feature map with .view() before the attributed layer, as much user code does."""
 
@@ -539,6 +593,26 @@ def test_single_channel_conv_gradient_equals_autograd(kernel, padding, size, cha
     got = image_gradient(grad, conv.weight.detach(), conv.padding, size)
     assert got.shape == x.shape
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_single_channel_conv_gradient_under_autocast_is_the_images_dtype_and_close_to_autograd():
+    from aemap.attribution.fastconv import MIN_BATCH, single_channel_convs
+
+    g = torch.Generator().manual_seed(1)
+    conv = nn.Conv2d(1, 8, 3, padding=1).requires_grad_(False)
+    x = torch.rand((MIN_BATCH, 1, 12, 12), generator=g, requires_grad=True)
+    grad = torch.rand((MIN_BATCH, 8, 12, 12), generator=g)
+    gradients = []
+    for fast in (False, True):
+        with single_channel_convs(conv, fast) as swapped, torch.autocast("cpu", dtype=torch.bfloat16):
+            assert swapped == int(fast)
+            y = conv(x)
+        assert y.dtype == torch.bfloat16
+        (gx,) = torch.autograd.grad(y, x, grad.to(y.dtype))
+        assert gx.dtype == torch.float32
+        gradients.append(gx)
+    # PyTorch's own bfloat16 kernel against the float32 product of bfloat16 gradients.
+    torch.testing.assert_close(gradients[1], gradients[0], rtol=2e-2, atol=2e-2)
 
 
 def test_single_channel_convs_are_swapped_only_where_exact_and_only_inside():

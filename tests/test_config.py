@@ -10,6 +10,7 @@ import yaml
 
 from aemap.analyses import ANALYSES, experiments_with, resolve_analyses
 from aemap.attribution.perturb import PERTURBATIONS
+from aemap.attribution.visualise import PRECISIONS
 from aemap.checks.corruption import SOURCES
 from aemap.explain.embedding import LATENT_VIEWS
 from aemap.explain.importance import ImportanceConfig
@@ -27,6 +28,8 @@ def test_schema_enumerations_equal_the_packages():
     assert defs["activation"]["enum"] == list(ACTIVATIONS)
     assert defs["analyses"]["items"]["enum"] == list(ANALYSES)
     assert defs["perturbations"]["items"]["enum"] == list(PERTURBATIONS)
+    optimise = SCHEMA["properties"]["attribution"]["properties"]["optimise"]["properties"]
+    assert optimise["precision"]["enum"] == list(PRECISIONS)
     corruption = SCHEMA["properties"]["sanity"]["properties"]["corruption"]["properties"]["sources"]
     assert corruption["items"]["enum"] == list(SOURCES)
     assert set(SOURCE_COLOURS) == set(SOURCES)  # every source has its colour in the figures

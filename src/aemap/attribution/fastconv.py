@@ -35,7 +35,7 @@ class _SingleChannelConv2d(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, padding: tuple[int, int]):
         ctx.save_for_backward(weight)
-        ctx.padding, ctx.in_size = padding, tuple(x.shape[-2:])
+        ctx.padding, ctx.in_size, ctx.in_dtype = padding, tuple(x.shape[-2:]), x.dtype
         return F.conv2d(x, weight, bias, padding=padding)
 
     @staticmethod
@@ -43,7 +43,11 @@ class _SingleChannelConv2d(torch.autograd.Function):
         if not ctx.needs_input_grad[0]:
             return None, None, None, None
         (weight,) = ctx.saved_tensors
-        return image_gradient(grad, weight, ctx.padding, ctx.in_size), None, None, None
+        # Under autocast the convolution ran in lower precision and its gradient
+        # arrives so; the product runs in the weights' precision (a small one:
+        # the image has one channel) and the image's gradient is in the image's.
+        grad_x = image_gradient(grad.to(weight.dtype), weight, ctx.padding, ctx.in_size)
+        return grad_x.to(ctx.in_dtype), None, None, None
 
 
 def image_gradient(

@@ -61,6 +61,7 @@ class OptimiseSettings:
     random_block: int = 32  # items per random stream; chunks are whole blocks
     memory_format: str = "auto"  # auto (channels-last on the CPU) | channels_last | contiguous
     pool_before_relu: bool = True  # ReLU -> max-pool pairs run pool first: same values, less work
+    precision: str = "float32"  # float32 | bfloat16: the network's forward pass (and so its backward) under autocast
     transforms: TransformSettings = field(default_factory=TransformSettings)
     perturbation: PerturbationSettings = field(default_factory=PerturbationSettings)
 
@@ -152,6 +153,16 @@ def frozen(module: object) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
+PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
+
+
+def autocast_dtype(precision: str) -> torch.dtype | None:
+    """The autocast type of ``attribution.optimise.precision`` (None: float32 throughout)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"attribution.optimise.precision: unknown {precision!r}; known: {', '.join(PRECISIONS)}")
+    return PRECISIONS[precision]
+
+
 def chunk_size(per_item: int, s: OptimiseSettings) -> int:
     """Items per chunk: as many whole random blocks as ``memory_budget_mb``
     and ``max_batch`` allow, and at least one block (a block cannot be split
@@ -183,6 +194,7 @@ def visualise(
     the sum of each row's attributions (the paper)."""
     if lambda_reference is None:
         lambda_reference = attributions.reshape(len(attributions), -1).sum(1)
+    autocast_dtype(s.precision)  # an unknown name fails before any work
     device = attributions.device
     n = len(attributions)
     per_item = bytes_per_item(forward, layer, input_shape, device)
@@ -277,6 +289,7 @@ def _visualise_chunk(
     objective = np.zeros((n, 11))
     mask_mean = np.zeros((n, 11))
     beta = beta.to(torch.float32)
+    low_precision = autocast_dtype(s.precision)
 
     def model_input(images: torch.Tensor) -> torch.Tensor:
         batch = images.reshape((n, *input_shape))
@@ -289,7 +302,11 @@ def _visualise_chunk(
         x, m = images[:, :1], images[:, 1:]
         composite = perturbation.composite(x, m if perturbation.uses_mask else None, generator)
         transformed = apply_transforms(composite, s.transforms, generator)
-        act = trunk(forward, layer, model_input(transformed)).reshape(r.shape)
+        # Only the network runs in lower precision (where its convolutions spend the
+        # time); the images, the objective and Adam stay in float32.
+        with torch.autocast(torch.device(device).type, dtype=low_precision, enabled=low_precision is not None):
+            act = trunk(forward, layer, model_input(transformed))
+        act = act.to(r.dtype).reshape(r.shape)
         attr_term = (act * r).sum(item_dims)
         mean_m = m.flatten(1).mean(1)
         if step % tenth == 0 and step // tenth <= 10:
