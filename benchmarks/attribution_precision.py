@@ -5,7 +5,8 @@ attribution/{layer}/{perturbation}.npz``) twice from its own attributions,
 with the same seeds and settings (config.yaml's ``attribution`` block):
 
 * in float32, as the workflow ran them: a check that this script computes what
-  the workflow did (the largest difference from the stored correlations);
+  the workflow did (the largest difference from the stored correlations; far
+  from 0, the run used other settings than ``--config`` holds);
 * with the network in bfloat16 (``attribution.optimise.precision``).
 
 Each visualisation is drawn from the same random numbers in both, so the
@@ -47,7 +48,7 @@ def attribution_block(config_path: Path) -> dict:
     return params
 
 
-def score(model, layer: str, perturbation: str, attr: dict, settings) -> tuple[dict, float]:
+def score(model, layer: str, perturbation: str, attr: dict, settings, device: torch.device) -> tuple[dict, float]:
     code_stats = (attr["code_mean"], attr["code_sd"]) if "code_mean" in attr else None
     t0 = time.perf_counter()
     vis = visualise_and_score(
@@ -59,9 +60,11 @@ def score(model, layer: str, perturbation: str, attr: dict, settings) -> tuple[d
         attr["targets"],
         perturbation,
         settings,
-        torch.device("cpu"),
+        device,
         code_stats,
     )
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     return vis, time.perf_counter() - t0
 
 
@@ -71,12 +74,18 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=ROOT / "config.yaml")
     parser.add_argument("--experiments", nargs="+", default=["arumugam_cnn", "shi_fmnist_cnn"])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu or cuda; the stored results' own device gives them back exactly (a GPU draws other noise)",
+    )
     args = parser.parse_args()
+    device = torch.device(args.device)
     torch.set_num_threads(args.threads)
     settings = resolve(attribution_block(args.config))
     in_bf16 = dataclasses.replace(settings, optimise=dataclasses.replace(settings.optimise, precision="bfloat16"))
     print(
-        f"CPU, {args.threads} thread(s), torch {torch.__version__}; {settings.inits} inits x "
+        f"{device}, {args.threads} CPU thread(s), torch {torch.__version__}; {settings.inits} inits x "
         f"{settings.optimise.steps} steps; r = visualisation correlation (mean over items)"
     )
     print(
@@ -87,7 +96,9 @@ def main() -> None:
     differences = []
     for experiment in args.experiments:
         folder = args.results / experiment / "attribution"
-        model, _ = load_checkpoint(args.results / experiment / "model.pt", torch.device("cpu"))
+        if not folder.is_dir():
+            raise SystemExit(f"{folder}: no attribution results (run the workflow first, or pass --results)")
+        model, _ = load_checkpoint(args.results / experiment / "model.pt", device)
         model.eval()
         for layer_dir in sorted(p for p in folder.iterdir() if (p / "attributions.npz").is_file()):
             attr = load_npz(layer_dir / "attributions.npz")
@@ -96,8 +107,8 @@ def main() -> None:
                     continue
                 perturbation = stored_path.stem
                 stored = load_npz(stored_path)
-                vis32, t32 = score(model, layer_dir.name, perturbation, attr, settings)
-                vis16, t16 = score(model, layer_dir.name, perturbation, attr, in_bf16)
+                vis32, t32 = score(model, layer_dir.name, perturbation, attr, settings, device)
+                vis16, t16 = score(model, layer_dir.name, perturbation, attr, in_bf16, device)
                 diff = vis16["correlation"] - vis32["correlation"]
                 differences.append(diff)
                 check = np.nanmax(np.abs(vis32["correlation"] - stored["correlation"]))

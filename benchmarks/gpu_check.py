@@ -85,9 +85,15 @@ def timings(threads: int, accelerator: str = "cuda") -> list[tuple[str, float, f
 
     model = build_model({"family": "cnn", "channels": [32, 64, 64], "hidden": [128]}, (28, 28), 10).eval()
     images, targets = x[:64], np.arange(64) % 10
-    settings = resolve({"optimise": {"steps": 128, "inits": 1}, "ig": {"steps": 50}, "beta": {"fallback": 0.3}})
 
-    def visualise(device: torch.device) -> None:
+    def visualise(device: torch.device, precision: str = "float32") -> None:
+        settings = resolve(
+            {
+                "optimise": {"steps": 128, "inits": 1, "precision": precision},
+                "ig": {"steps": 50},
+                "beta": {"fallback": 0.3},
+            }
+        )
         model.to(device)
         attr = attribute(model, "conv3", images, targets, settings, device)
         visualise_and_score(
@@ -102,13 +108,14 @@ def timings(threads: int, accelerator: str = "cuda") -> list[tuple[str, float, f
             device,
         )
 
-    rows.append(
-        (
-            "attribution, conv3, 64 images x 128 steps, pyramid",
-            best_seconds(lambda: visualise(torch.device("cpu")), repeats=1),
-            best_seconds(lambda: visualise(torch.device(accelerator))),
+    for precision in ("float32", "bfloat16"):  # attribution.optimise.precision
+        rows.append(
+            (
+                f"attribution, conv3, 64 images x 128 steps, pyramid, {precision}",
+                best_seconds(lambda p=precision: visualise(torch.device("cpu"), p), repeats=1),
+                best_seconds(lambda p=precision: visualise(torch.device(accelerator), p)),
+            )
         )
-    )
     return rows
 
 

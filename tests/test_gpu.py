@@ -102,3 +102,33 @@ def test_attribution_on_the_device_matches_the_cpu():
     np.testing.assert_allclose(a_dev["beta"], a_cpu["beta"], atol=1e-6)
     assert v_dev["x"].shape == v_cpu["x"].shape and np.isfinite(v_dev["x"]).all()
     assert v_dev["mask"].min() >= 0 and v_dev["mask"].max() <= 1
+
+
+def test_bfloat16_attribution_on_the_device_tracks_float32():
+    """attribution.optimise.precision: bfloat16 on the device: the same draws as
+    float32 there, the network rounded to bfloat16, so a close optimisation."""
+    torch.manual_seed(0)
+    model = build_model({"family": "cnn", "channels": [4, 8], "hidden": [16]}, (12, 12), 3).eval().to(DEVICE)
+    x = _digits(9)
+    targets = np.arange(9) % 3
+    runs = {}
+    for precision in ("float32", "bfloat16"):
+        cfg = {"optimise": {"steps": 20, "inits": 1, "precision": precision}, "ig": {"steps": 16}}
+        settings = resolve({**cfg, "beta": {"fallback": 0.3}})
+        attr = attribute(model, "conv2", x, targets, settings, DEVICE)
+        runs[precision] = visualise_and_score(
+            model,
+            "conv2",
+            attr["attributions"],
+            attr["activations"],
+            attr["beta"],
+            targets,
+            "pyramid",
+            settings,
+            DEVICE,
+        )
+    low, full = runs["bfloat16"], runs["float32"]
+    assert low["x"].dtype == np.float32 and np.isfinite(low["x"]).all()
+    np.testing.assert_allclose(low["objective"][:, 0], full["objective"][:, 0], rtol=0.02)
+    np.testing.assert_allclose(low["objective"][:, -1], full["objective"][:, -1], rtol=0.05)
+    assert np.abs(low["x"] - full["x"]).mean() < 0.3 * np.abs(full["x"] - 0.5).mean()
