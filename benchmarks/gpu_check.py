@@ -39,7 +39,7 @@ def best_seconds(fn, repeats: int = 3) -> float:
 def timings(threads: int, accelerator: str = "cuda") -> list[tuple[str, float, float]]:
     """(what, CPU seconds, ``accelerator`` seconds) for each method at a realistic size."""
     from aemap.attribution.settings import resolve
-    from aemap.attribution.stage import attribute, visualise_and_score
+    from aemap.attribution.stage import attribute_and_visualise
     from aemap.explain.permutation import pixel_latent_importance
     from aemap.explain.saliency import autograd_jacobian
     from aemap.models import build_model
@@ -95,18 +95,7 @@ def timings(threads: int, accelerator: str = "cuda") -> list[tuple[str, float, f
             }
         )
         model.to(device)
-        attr = attribute(model, "conv3", images, targets, settings, device)
-        visualise_and_score(
-            model,
-            "conv3",
-            attr["attributions"],
-            attr["activations"],
-            attr["beta"],
-            targets,
-            "pyramid",
-            settings,
-            device,
-        )
+        attribute_and_visualise(model, "conv3", images, targets, "pyramid", settings, device)
 
     for precision in ("float32", "bfloat16"):  # attribution.optimise.precision
         rows.append(

@@ -21,7 +21,14 @@ from aemap.attribution.neurons import (
 from aemap.attribution.noise import FractalNoise, expected_sd, pyramid_parameters, spectral_slope
 from aemap.attribution.otsu import FlatMapError, otsu_beta
 from aemap.attribution.perturb import PERTURBATIONS, Perturbation, select_level
-from aemap.attribution.stage import select_autoencoder_items, select_classifier_items
+from aemap.attribution.settings import resolve
+from aemap.attribution.stage import (
+    attribute,
+    attribute_and_visualise,
+    select_autoencoder_items,
+    select_classifier_items,
+    visualise_and_score,
+)
 from aemap.attribution.streams import ItemStreams, random_tensor, seeded_generator
 from aemap.attribution.transforms import TransformSettings, affine_grid, apply_transforms, random_affine
 from aemap.attribution.visualise import OptimiseSettings, chunk_size, visualise
@@ -272,6 +279,23 @@ def test_the_mask_concentrates_on_the_only_contributing_square(kind):
         np.testing.assert_allclose(means[checked], betas.numpy()[checked], atol=tolerance)  # the area tracks beta
         assert means[0] < means[1] < means[2]
         assert (vis.objective[:, -1] > vis.objective[:, 0]).all()  # the attribution term grew
+
+
+def test_attribute_and_visualise_is_the_two_jobs_in_one_call():
+    model = _sharp_cnn().eval()
+    x = torch.rand(3, 28, 28, generator=torch.Generator().manual_seed(0)).numpy()
+    targets = np.array([0, 3, 7])
+    settings = resolve({"optimise": {"steps": 6, "inits": 2}, "ig": {"steps": 16}, "beta": {"fallback": 0.3}})
+    attr, vis = attribute_and_visualise(model, "conv2", x, targets, "constant", settings, torch.device("cpu"))
+    alone = attribute(model, "conv2", x, targets, settings, torch.device("cpu"))
+    args = (alone["attributions"], alone["activations"], alone["beta"], targets)
+    two_steps = visualise_and_score(model, "conv2", *args, "constant", settings, torch.device("cpu"))
+    assert attr.keys() == alone.keys() and vis.keys() == two_steps.keys()
+    for key in attr:
+        np.testing.assert_array_equal(attr[key], alone[key])
+    for key in vis:
+        np.testing.assert_array_equal(vis[key], two_steps[key])
+    np.testing.assert_array_equal(vis["target"], np.repeat(targets, 2))  # items image-major, inits inner
 
 
 def test_same_seed_gives_identical_bytes_and_another_seed_does_not():

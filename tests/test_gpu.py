@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from aemap.attribution.settings import resolve
-from aemap.attribution.stage import attribute, visualise_and_score
+from aemap.attribution.stage import attribute_and_visualise
 from aemap.explain.permutation import pixel_latent_importance
 from aemap.explain.reference import pixel_latent_importance_reference
 from aemap.explain.saliency import autograd_jacobian, csda_jacobian
@@ -84,19 +84,7 @@ def test_attribution_on_the_device_matches_the_cpu():
     results = {}
     for device in (DEVICE, torch.device("cpu")):
         model.to(device)
-        attr = attribute(model, "conv2", x, targets, settings, device)
-        vis = visualise_and_score(
-            model,
-            "conv2",
-            attr["attributions"],
-            attr["activations"],
-            attr["beta"],
-            targets,
-            "pyramid",
-            settings,
-            device,
-        )
-        results[device.type] = (attr, vis)
+        results[device.type] = attribute_and_visualise(model, "conv2", x, targets, "pyramid", settings, device)
     (a_dev, v_dev), (a_cpu, v_cpu) = results[DEVICE.type], results["cpu"]
     np.testing.assert_allclose(a_dev["attributions"], a_cpu["attributions"], rtol=1e-3, atol=1e-5)
     np.testing.assert_allclose(a_dev["beta"], a_cpu["beta"], atol=1e-6)
@@ -115,18 +103,7 @@ def test_bfloat16_attribution_on_the_device_tracks_float32():
     for precision in ("float32", "bfloat16"):
         cfg = {"optimise": {"steps": 20, "inits": 1, "precision": precision}, "ig": {"steps": 16}}
         settings = resolve({**cfg, "beta": {"fallback": 0.3}})
-        attr = attribute(model, "conv2", x, targets, settings, DEVICE)
-        runs[precision] = visualise_and_score(
-            model,
-            "conv2",
-            attr["attributions"],
-            attr["activations"],
-            attr["beta"],
-            targets,
-            "pyramid",
-            settings,
-            DEVICE,
-        )
+        runs[precision] = attribute_and_visualise(model, "conv2", x, targets, "pyramid", settings, DEVICE)[1]
     low, full = runs["bfloat16"], runs["float32"]
     assert low["x"].dtype == np.float32 and np.isfinite(low["x"]).all()
     np.testing.assert_allclose(low["objective"][:, 0], full["objective"][:, 0], rtol=0.02)

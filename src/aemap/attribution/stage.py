@@ -213,6 +213,36 @@ def visualise_and_score(
     }
 
 
+def attribute_and_visualise(
+    model: nn.Module,
+    layer_name: str,
+    images: np.ndarray,
+    targets: np.ndarray,
+    perturbation: str,
+    settings: AttributionSettings,
+    device: torch.device,
+    code_stats: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """One layer and perturbation in memory: the attribution job's result
+    (``attribute``) and the visualisation job's (``visualise_and_score``),
+    for a notebook or a check. ``code_stats``: an autoencoder's code mean and
+    sd, as the workflow's item choice gives them."""
+    attr = attribute(model, layer_name, images, targets, settings, device)
+    vis = visualise_and_score(
+        model,
+        layer_name,
+        attr["attributions"],
+        attr["activations"],
+        attr["beta"],
+        targets,
+        perturbation,
+        settings,
+        device,
+        code_stats,
+    )
+    return attr, vis
+
+
 def metrics_rows(
     experiment: str, layer: str, perturbation: str, vis: dict[str, np.ndarray], test_rows: np.ndarray, beta: np.ndarray
 ) -> pd.DataFrame:
