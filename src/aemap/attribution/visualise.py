@@ -19,6 +19,9 @@ generator per block (``aemap.attribution.streams``), so a rerun with the
 same settings is byte-identical on the CPU, and a visualisation's random
 numbers do not depend on how a job is split into chunks.
 
+``precision`` runs the network (only) under autocast, e.g. in bfloat16: the
+images, the objective and Adam stay in float32.
+
 X and M are 1-channel images, each parametrised either in the Fourier domain
 (lucid's scheme: coefficients scaled by 1/frequency, inverse real FFT, then a
 sigmoid) or per pixel (a sigmoid of free logits).
