@@ -31,7 +31,7 @@ from aemap.attribution.stage import (
 )
 from aemap.attribution.streams import ItemStreams, random_tensor, seeded_generator
 from aemap.attribution.transforms import TransformSettings, affine_grid, apply_transforms, random_affine
-from aemap.attribution.visualise import OptimiseSettings, chunk_size, visualise
+from aemap.attribution.visualise import OptimiseSettings, bytes_per_item, chunk_size, visualise
 from aemap.data.idx import read_idx
 from aemap.models.networks import ConvClassifier, DenseAutoencoder
 
@@ -424,6 +424,19 @@ def test_chunks_of_the_memory_budget_give_the_same_shapes_and_valid_images(caplo
     assert "WARNING" not in caplog.text  # one item over the budget cannot be helped: no warning
     assert vis.x.shape == vis.mask.shape == vis.composite.shape == (5, 28, 28)
     assert vis.x.min() >= 0 and vis.x.max() <= 1 and vis.objective.shape == (5, 11)
+
+
+def test_memory_per_item_counts_the_trunk_in_its_precision():
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 8, 3, padding=1), nn.ReLU())
+    net.append(nn.Conv2d(8, 16, 3, padding=1))  # after the layer read: never run, never counted
+    layer = net[3]
+    trunk_values = (4 + 4 + 8 + 8) * 28 * 28  # what the trunk creates up to the layer
+    images = 40 * 28 * 28 * 4  # images, noise, parameters: float32 whatever the precision
+    # x4: forward values, their gradients, autograd's buffers
+    assert bytes_per_item(net, layer, (1, 28, 28), "cpu") == 4 * 4 * trunk_values + images
+    assert bytes_per_item(net, layer, (1, 28, 28), "cpu", "bfloat16") == 4 * 2 * trunk_values + images
+    with pytest.raises(ValueError, match="precision"):
+        bytes_per_item(net, layer, (1, 28, 28), "cpu", "int8")
 
 
 def test_chunks_are_whole_random_blocks():

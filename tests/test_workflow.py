@@ -964,10 +964,11 @@ def test_own_data_and_models_by_config_and_adding_reruns_nothing_else(tmp_path, 
     assert not [o for o in outputs if "model.pt" in o or "/importance/" in o or "/saliency/" in o], outputs
 
     # Changing how visualisations are optimised reruns them, not the integrated gradients before them.
-    (work / "lr.yaml").write_text(yaml.safe_dump({"attribution": {"optimise": {"lr": 0.02}}}))
+    (work / "lr.yaml").write_text(yaml.safe_dump({"attribution": {"optimise": {"lr": 0.02, "precision": "bfloat16"}}}))
     outputs = _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, "lr.yaml", cwd=work))
     assert any(o.endswith("mine_cnn/attribution/conv2/pyramid.npz") for o in outputs), outputs
     assert not any(o.endswith("attributions.npz") or "model.pt" in o for o in outputs), outputs
+    target = "results/mine_cnn/attribution/conv2/pyramid.npz"
 
     # Settings that size the work to the machine come as resources: a change reruns nothing...
     sizing = {
@@ -978,12 +979,18 @@ def test_own_data_and_models_by_config_and_adding_reruns_nothing_else(tmp_path, 
     (work / "sizing.yaml").write_text(yaml.safe_dump(sizing))
     assert _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, "sizing.yaml", cwd=work)) == []
     # ... and reaches the job (a fractional budget too: a number resource would be rounded to 0).
-    target = "results/mine_cnn/attribution/conv2/pyramid.npz"
     result = snakemake(target, "--cores", "2", "--forcerun", target, *configs, "sizing.yaml", cwd=work)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
     job_log = (work / "logs/optimise_attribution_visualisations/mine_cnn/conv2/pyramid.log").read_text()
     assert "(memory_budget_mb 0.5, max_batch 64)" in job_log
     assert "runs whole" in job_log  # the budget was applied: one block of items is over 0.5 MB
+    assert "the network in float32" in job_log
+    # The precision reaches the job, and the job runs in it; then the config's own again.
+    for overlay, precision in ((["lr.yaml"], "bfloat16"), ([], "float32")):
+        result = snakemake(target, "--cores", "2", *configs, *overlay, cwd=work)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+        job_log = (work / "logs/optimise_attribution_visualisations/mine_cnn/conv2/pyramid.log").read_text()
+        assert f"the network in {precision}" in job_log, job_log
     # A figure setting reruns the figure, not the permutation importance behind it.
     (work / "top.yaml").write_text(yaml.safe_dump({"importance": {"top_k": 3}}))
     outputs = _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, "top.yaml", cwd=work))

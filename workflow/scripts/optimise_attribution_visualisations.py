@@ -24,13 +24,14 @@ settings = resolve({**sm.params.attribution, "optimise": {**sm.params.attributio
 code_stats = (attr["code_mean"], attr["code_sd"]) if "code_mean" in attr else None
 n_items = len(attr["rows"]) * settings.inits
 log.info(
-    "%s %s %s: %d visualisations x %d steps on %s (memory_budget_mb %g, max_batch %d)",
+    "%s %s %s: %d visualisations x %d steps on %s, the network in %s (memory_budget_mb %g, max_batch %d)",
     sm.wildcards.experiment,
     sm.wildcards.layer,
     sm.wildcards.perturbation,
     n_items,
     settings.optimise.steps,
     device,
+    settings.optimise.precision,
     settings.optimise.memory_budget_mb,
     settings.optimise.max_batch,
 )

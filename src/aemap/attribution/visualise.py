@@ -120,25 +120,36 @@ def bytes_per_item(
     layer: nn.Module,
     input_shape: tuple[int, ...],
     device: torch.device | str,
+    precision: str = "float32",
 ) -> int:
     """A conservative estimate of one item's memory for a step: every tensor
-    the trunk creates, x4 (forward values, gradients, autograd buffers),
-    plus the images, noise and parameters."""
-    sizes: list[int] = []
+    the trunk creates, in the type it has at ``precision``, x4 (forward
+    values, gradients, autograd buffers), plus the float32 images, noise and
+    parameters."""
+    trunk_bytes: list[int] = []
     handles = []
     model_modules = getattr(forward, "modules", None)
+
+    def count(_module, _inputs, output) -> None:
+        if isinstance(output, torch.Tensor):
+            trunk_bytes.append(output.numel() * output.element_size())
+
     if model_modules is not None:
         for m in model_modules():
             if not list(m.children()):
-                handles.append(m.register_forward_hook(lambda _m, _i, o: sizes.append(o.numel())))
+                handles.append(m.register_forward_hook(count))
+    low_precision = autocast_dtype(precision)
     try:
-        with torch.no_grad():
+        with (
+            torch.no_grad(),
+            torch.autocast(torch.device(device).type, dtype=low_precision, enabled=low_precision is not None),
+        ):
             trunk(forward, layer, torch.zeros((1, *input_shape), device=device))
     finally:
         for h in handles:
             h.remove()
     pixels = math.prod(input_shape)
-    return 4 * (4 * sum(sizes) + 40 * pixels)
+    return 4 * sum(trunk_bytes) + 4 * 40 * pixels
 
 
 @contextlib.contextmanager
@@ -200,7 +211,7 @@ def visualise(
     autocast_dtype(s.precision)  # an unknown name fails before any work
     device = attributions.device
     n = len(attributions)
-    per_item = bytes_per_item(forward, layer, input_shape, device)
+    per_item = bytes_per_item(forward, layer, input_shape, device, s.precision)
     size = chunk_size(per_item, s)
     parts = []
     fast_layout = uses_channels_last(forward, device, s.memory_format)
