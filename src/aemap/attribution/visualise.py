@@ -138,12 +138,8 @@ def bytes_per_item(
         for m in model_modules():
             if not list(m.children()):
                 handles.append(m.register_forward_hook(count))
-    low_precision = autocast_dtype(precision)
     try:
-        with (
-            torch.no_grad(),
-            torch.autocast(torch.device(device).type, dtype=low_precision, enabled=low_precision is not None),
-        ):
+        with torch.no_grad(), network_precision(device, precision):
             trunk(forward, layer, torch.zeros((1, *input_shape), device=device))
     finally:
         for h in handles:
@@ -170,11 +166,13 @@ def frozen(module: object) -> Iterator[None]:
 PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16}
 
 
-def autocast_dtype(precision: str) -> torch.dtype | None:
-    """The autocast type of ``attribution.optimise.precision`` (None: float32 throughout)."""
+def network_precision(device: torch.device | str, precision: str) -> torch.autocast:
+    """The context the network runs in at ``attribution.optimise.precision``:
+    autocast to its type, or (float32) autocast off."""
     if precision not in PRECISIONS:
         raise ValueError(f"attribution.optimise.precision: unknown {precision!r}; known: {', '.join(PRECISIONS)}")
-    return PRECISIONS[precision]
+    dtype = PRECISIONS[precision]
+    return torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None)
 
 
 def chunk_size(per_item: int, s: OptimiseSettings) -> int:
@@ -208,7 +206,6 @@ def visualise(
     the sum of each row's attributions (the paper)."""
     if lambda_reference is None:
         lambda_reference = attributions.reshape(len(attributions), -1).sum(1)
-    autocast_dtype(s.precision)  # an unknown name fails before any work
     device = attributions.device
     n = len(attributions)
     per_item = bytes_per_item(forward, layer, input_shape, device, s.precision)
@@ -303,7 +300,6 @@ def _visualise_chunk(
     objective = np.zeros((n, 11))
     mask_mean = np.zeros((n, 11))
     beta = beta.to(torch.float32)
-    low_precision = autocast_dtype(s.precision)
 
     def model_input(images: torch.Tensor) -> torch.Tensor:
         batch = images.reshape((n, *input_shape))
@@ -318,7 +314,7 @@ def _visualise_chunk(
         transformed = apply_transforms(composite, s.transforms, generator)
         # Only the network runs in lower precision (where its convolutions spend the
         # time); the images, the objective and Adam stay in float32.
-        with torch.autocast(torch.device(device).type, dtype=low_precision, enabled=low_precision is not None):
+        with network_precision(device, s.precision):
             act = trunk(forward, layer, model_input(transformed))
         act = act.to(r.dtype).reshape(r.shape)
         attr_term = (act * r).sum(item_dims)
