@@ -561,6 +561,11 @@ def test_smoke_attribution_outputs(smoke_run, experiment):
     assert len(metrics) == len(layers) * len(perturbations) * images * 2  # 2 initialisations
     assert metrics["correlation"].dropna().between(-1, 1).all() and metrics["top1"].isin([0, 1]).all()
     assert (metrics["topk"] >= metrics["top1"]).all()
+    # The target is ranked among the classes, or among the live dims of the code.
+    if autoencoder:
+        assert metrics["n_ranked"].between(1, EXPERIMENTS[experiment]["model"]["encoder"][-1]).all()
+    else:
+        assert (metrics["n_ranked"] == 10).all()
     for layer in layers:
         attr = load_npz(res / layer / "attributions.npz")
         assert attr["heatmap"].shape == (images, 28, 28) and (attr["attributions"] >= 0).all()
@@ -969,6 +974,14 @@ def test_own_data_and_models_by_config_and_adding_reruns_nothing_else(tmp_path, 
     assert any(o.endswith("mine_cnn/attribution/conv2/pyramid.npz") for o in outputs), outputs
     assert not any(o.endswith("attributions.npz") or "model.pt" in o for o in outputs), outputs
     target = "results/mine_cnn/attribution/conv2/pyramid.npz"
+    # Choosing the items is per family: an autoencoder's latent dims rerun its attributions
+    # (and the visualisations after them), never a classifier's; images per class the reverse.
+    for key, rerun, kept in (("latent_dims", "mine_ae", "mine_cnn"), ("images_per_class", "mine_cnn", "mine_ae")):
+        (work / "items.yaml").write_text(yaml.safe_dump({"attribution": {key: 3}}))
+        outputs = _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, "items.yaml", cwd=work))
+        rerun_attributions = [o for o in outputs if o.startswith(f"results/{rerun}/") and "attributions.npz" in o]
+        assert rerun_attributions, (key, outputs)
+        assert not any(kept in o for o in outputs), (key, outputs)
 
     # Settings that size the work to the machine come as resources: a change reruns nothing...
     sizing = {

@@ -411,10 +411,10 @@ def get_corruption_params(wildcards):
     }
 
 
-def get_attribution_params(wildcards):
-    """The attribution block a job uses: the chosen preset and this experiment's
-    entry only, so that adding an experiment reruns no other experiment's jobs;
-    the sizing keys of `optimise` come as resources."""
+def _attribution_block():
+    """The attribution settings of one run: the chosen preset only; the sizing
+    keys of `optimise` and `ig` come as resources, the per-experiment entries
+    and perturbation lists through the jobs' wildcards."""
     block = config["attribution"]
     params = {
         k: v
@@ -433,8 +433,10 @@ def get_attribution_params(wildcards):
     return params
 
 
-# Keys only the visualisations read: a change to them reruns no integrated gradients.
-VISUALISATION_ONLY_KEYS = (
+# Keys only the visualisations read (and `threads`, which both jobs run with).
+# Everything else reaches a visualisation through its input, the attributions:
+# a change there reruns the integrated gradients, and the visualisations after them.
+VISUALISATION_KEYS = (
     "preset",
     "presets",
     "optimise",
@@ -443,15 +445,33 @@ VISUALISATION_ONLY_KEYS = (
     "metrics",
 )
 
+# Keys that choose the explained items, by model family: a classifier's images
+# per class and target, an autoencoder's latent dims and images per dim.
+ITEM_KEYS = {
+    "classifier": ("images_per_class", "target"),
+    "autoencoder": ("latent_dims", "images_per_dim"),
+}
+
+
+def get_attribution_params(wildcards):
+    """What a visualisation job reads: how visualisations are optimised and
+    scored, and nothing that only chooses or attributes the items."""
+    block = _attribution_block()
+    return {k: v for k, v in block.items() if k in VISUALISATION_KEYS + ("threads",)}
+
 
 def get_neuron_attribution_params(wildcards):
-    """The attribution block the integrated-gradients job uses: no
-    optimisation, transformation, perturbation or metric settings, so that
-    changing how visualisations are optimised or scored reruns only them."""
+    """What an integrated-gradients job reads: no optimisation, transformation,
+    perturbation or metric settings, and only its own family's item keys, so
+    that changing how visualisations are optimised reruns only them, and
+    `latent_dims` reruns no classifier's attributions (nor `images_per_class`
+    an autoencoder's)."""
+    family = "autoencoder" if is_autoencoder(wildcards.experiment) else "classifier"
+    other = ITEM_KEYS["classifier" if family == "autoencoder" else "autoencoder"]
     return {
         k: v
-        for k, v in get_attribution_params(wildcards).items()
-        if k not in VISUALISATION_ONLY_KEYS
+        for k, v in _attribution_block().items()
+        if k not in VISUALISATION_KEYS + other
     }
 
 
