@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -25,6 +26,8 @@ from aemap.attribution.settings import resolve
 from aemap.attribution.stage import (
     attribute,
     attribute_and_visualise,
+    choose_items,
+    live_dims,
     select_autoencoder_items,
     select_classifier_items,
     visualise_and_score,
@@ -544,6 +547,38 @@ def test_items_per_class_and_per_latent_dim():
     assert rows.tolist() == [2, 0, 1, 2] and targets.tolist() == [1, 1, 0, 0]
 
 
+def test_live_dims_keep_the_ranking_and_drop_dims_that_never_move():
+    importance = np.array([[0.5, 0.0, 0.2, 0.1], [0.5, 0.0, 0.2, 0.0]])  # pixels x dims
+    codes = np.array([[1.0, 0.0, 3.0, 2.0], [2.0, 0.0, 3.0, 1.0]])  # dim 2 constant, dim 1 both
+    assert live_dims(np.array([0, 2, 3, 1]), importance, codes).tolist() == [0, 3]
+    with pytest.raises(ValueError, match="no latent dim of this autoencoder varies"):
+        live_dims(np.arange(4), importance, np.ones((2, 4)))
+
+
+def test_an_autoencoder_with_dead_dims_explains_only_its_live_ones(caplog):
+    """A 4-dim code whose dims 1 and 3 never fire (ReLU of a negative constant):
+    asking for all four dims gives the two live ones, by importance, and says so."""
+    torch.manual_seed(0)
+    model = DenseAutoencoder((6, 6), [4]).eval()
+    with torch.no_grad():
+        model.encoder[1].weight[[1, 3]] = 0.0
+        model.encoder[1].bias[[1, 3]] = -1.0
+        model.encoder[1].weight[[0, 2]] = model.encoder[1].weight[[0, 2]].abs()  # fire on any bright image
+    x = torch.rand(20, 6, 6).numpy()
+    importance = np.zeros((36, 4))
+    importance[:, 0], importance[:, 2] = 1.0, 2.0  # dim 2 ranks first
+    cfg = {"latent_dims": 4, "images_per_dim": 3}
+    with caplog.at_level("WARNING"):
+        log = logging.getLogger("aemap.test")
+        items = choose_items(model, {"x_test": x}, cfg, torch.device("cpu"), {"importance": importance}, log)
+    assert items["targets"].tolist() == [2, 2, 2, 0, 0, 0]
+    assert "attribution.latent_dims 4: the code has 4 dims, 2 of them vary" in caplog.text
+    # Asked for directly, a dead dim has a flat map: the error names the item as the figures do.
+    settings = resolve({"ig": {"steps": 8}})
+    with pytest.raises(FlatMapError, match=r"item 1 \(latent dim 2, layer latent\): .*attribution.beta.fallback"):
+        attribute(model, "latent", x[:2], np.array([0, 1]), settings, torch.device("cpu"))
+
+
 # --- the stage's tables -----------------------------------------------------------------------------
 
 
@@ -587,6 +622,7 @@ def test_ablation_table_and_the_inglis_comparison():
         "correlation": np.array([0.2, 0.4, 0.6, 0.8]),
         "top1": np.array([True, False, True, True]),
         "topk": np.array([True, True, True, True]),
+        "n_ranked": np.array([10, 10, 10, 10]),
         "mask_mean": np.full((4, 11), 0.3),
         "target_output": np.ones(4),
         "x": np.ones((4, 2, 2)),
@@ -598,6 +634,7 @@ def test_ablation_table_and_the_inglis_comparison():
     table = ablation_table(pd.concat([rows, rows.assign(perturbation="none", correlation=0.0)]))
     pyramid = table[table.perturbation == "pyramid"].iloc[0]
     assert pyramid["n"] == 4 and pyramid["correlation"] == pytest.approx(0.5) and pyramid["top1"] == 0.75
+    assert pyramid["n_ranked"] == 10
     signed = np.zeros((4, 3))
     signed[:, 2] = [-1.0, 1.0, 1.0, 1.0]  # dim 3 (index 2): matches M* X*
     signed[:, 0] = [1.0, -1.0, -1.0, -1.0]  # dim 1: its opposite

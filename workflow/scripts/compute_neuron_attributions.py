@@ -21,7 +21,7 @@ importance = load_npz(sm.input.importance) if "importance" in sm.input.keys() el
 # IG's points per pass size the work (a resource: changing it reruns nothing).
 cfg = {**sm.params.attribution}
 cfg["ig"] = {**cfg["ig"], "internal_batch_size": int(sm.resources.internal_batch_size)}
-items = choose_items(model, data, cfg, device, importance)
+items = choose_items(model, data, cfg, device, importance, log)
 rows = items["rows"]
 result = attribute(model, sm.wildcards.layer, data["x_test"][rows], items["targets"], resolve(cfg), device, log)
 log.info(

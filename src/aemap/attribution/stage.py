@@ -43,6 +43,21 @@ def latent_dim_ranking(importance: np.ndarray) -> np.ndarray:
     return np.argsort(-total, kind="stable")
 
 
+def live_dims(ranking: np.ndarray, importance: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The dims of ``ranking`` (in its order) that are alive: their code varies
+    over the test set and some pixel's permutation moves them. A dead dim (a
+    ReLU unit that never fires) has nothing to attribute or visualise."""
+    total = np.asarray(importance, dtype=np.float64).sum(0)
+    spread = np.asarray(codes, dtype=np.float64).std(0)
+    alive = [int(d) for d in ranking if total[d] > 0 and spread[d] > 0]
+    if not alive:
+        raise ValueError(
+            f"no latent dim of this autoencoder varies over the test set ({len(spread)} dims, all constant): "
+            "nothing to attribute; check its training"
+        )
+    return np.asarray(alive, dtype=np.int64)
+
+
 def select_autoencoder_items(codes: np.ndarray, dims: np.ndarray, per_dim: int) -> tuple[np.ndarray, np.ndarray]:
     """For each dim, the ``per_dim`` test images that drive it hardest (largest code value)."""
     rows, targets = [], []
@@ -59,21 +74,32 @@ def choose_items(
     cfg: dict[str, Any],
     device: torch.device,
     importance: dict[str, np.ndarray] | None = None,
+    log: Any = None,
 ) -> dict[str, np.ndarray]:
     """Which test images are explained, for which target.
 
     Classifiers: the first ``images_per_class`` test images of each class,
     target = the label (or the prediction). Autoencoders: the top
-    ``latent_dims`` dims by Inglis et al.'s importance (summed over pixels),
-    each with the ``images_per_dim`` test images that drive it hardest; the
-    test encodings' mean and sd per dim are kept for the consistency metric."""
+    ``latent_dims`` live dims by Inglis et al.'s importance (summed over
+    pixels; fewer, with a warning, if fewer are alive), each with the
+    ``images_per_dim`` test images that drive it hardest; the test
+    encodings' mean and sd per dim are kept for the consistency metric."""
     x_test = torch.as_tensor(data["x_test"], dtype=torch.float32, device=device)
     if is_autoencoder(model):
         if importance is None:
             raise ValueError("autoencoder targets need Inglis et al.'s importance (importance/pixel_latent.npz)")
         codes = _batched(model.encoder, x_test).cpu().double().numpy()
         ranking = latent_dim_ranking(importance["importance"])
-        dims = ranking[: cfg["latent_dims"]]
+        dims = live_dims(ranking, importance["importance"], codes)[: cfg["latent_dims"]]
+        if len(dims) < cfg["latent_dims"] and log is not None:
+            log.warning(
+                "attribution.latent_dims %d: the code has %d dims, %d of them vary over the test set "
+                "and move the code under permutation; visualising those %d",
+                cfg["latent_dims"],
+                codes.shape[1],
+                len(dims),
+                len(dims),
+            )
         rows, targets = select_autoencoder_items(codes, dims, cfg["images_per_dim"])
         return {
             "rows": rows,
@@ -117,16 +143,18 @@ def attribute(
         classifier=not is_autoencoder(model),
     )
     betas, thresholds, sources = [], [], []
+    # Latent dims are numbered from 1 in messages, as in the figures and Inglis et al.
+    target_name = (lambda t: f"latent dim {t + 1}") if is_autoencoder(model) else (lambda t: f"class index {t}")
     for i, heat in enumerate(result.heatmap):
+        item = f"item {i} ({target_name(int(targets[i]))}, layer {layer_name})"
         try:
             b = otsu_beta(heat, settings.beta_bins, settings.beta_fraction, settings.beta_fallback)
         except FlatMapError as err:
             raise FlatMapError(
-                f"image {i} (target {int(targets[i])}): {err}; set attribution.beta.fallback "
-                "to visualise it with a fixed beta"
+                f"{item}: {err}; set attribution.beta.fallback to visualise it with a fixed beta"
             ) from None
         if b.source != "otsu" and log is not None:
-            log.warning("image %d (target %d): flat attribution map, beta = fallback %.3g", i, targets[i], b.value)
+            log.warning("%s: flat attribution map, beta = fallback %.3g", item, b.value)
         betas.append(b.value)
         thresholds.append(b.threshold)
         sources.append(b.source)
@@ -209,6 +237,9 @@ def visualise_and_score(
         "correlation": pearson_rows(acts, r.reshape(len(r), -1).cpu().numpy()),
         "top1": in_top_k(scores, item_targets, 1),
         "topk": in_top_k(scores, item_targets, settings.top_k),
+        # What the target is ranked among (the classes, or the live latent dims):
+        # where it is at most k, top-k consistency is 1 whatever the visualisation.
+        "n_ranked": np.isfinite(scores).sum(1).astype(np.int64),
         "target_output": outputs[np.arange(len(outputs)), item_targets],
     }
 
@@ -259,6 +290,7 @@ def metrics_rows(
             "correlation": vis["correlation"],
             "top1": vis["top1"].astype(int),
             "topk": vis["topk"].astype(int),
+            "n_ranked": vis["n_ranked"],
             "beta": beta[image],
             "mask_mean": vis["mask_mean"][:, -1],
             "target_output": vis["target_output"],
@@ -275,6 +307,7 @@ def ablation_table(metrics: pd.DataFrame) -> pd.DataFrame:
         correlation_sd=("correlation", "std"),
         top1=("top1", "mean"),
         topk=("topk", "mean"),
+        n_ranked=("n_ranked", "min"),
         mask_mean=("mask_mean", "mean"),
         beta=("beta", "mean"),
     )
