@@ -5,7 +5,9 @@ shown item, and the drawn values themselves."""
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.container import BarContainer
 
+import aemap.plots.attribution as plots_attribution
 import aemap.plots.data as plots_data
 import aemap.plots.importance as plots_importance
 import aemap.plots.sanity as plots_sanity
@@ -17,7 +19,7 @@ from aemap.plots import plot_class_importance, plot_dataset_samples, plot_recons
 def drawn(monkeypatch):
     """The figures the plot functions save, kept open for inspection (still written)."""
     figures = []
-    for module in (plots_data, plots_importance, plots_sanity, plots_training):
+    for module in (plots_attribution, plots_data, plots_importance, plots_sanity, plots_training):
         original = module.save_figure
 
         def keep(fig, path, dpi=150, original=original):
@@ -147,3 +149,41 @@ def test_translation_title_gives_the_spread_over_trainings_only_when_there_is_on
     )
     one = plots_sanity.translation_title("dae", {**result, "trainings": [{}]})
     assert "±" not in one and "trainings" not in one
+
+
+def _ablation(n_ranked):
+    rows = []
+    for layer in ("conv1", "conv2"):
+        for j, pert in enumerate(("none", "pyramid")):
+            rows.append(
+                {
+                    "layer": layer,
+                    "perturbation": pert,
+                    "n": 8,
+                    "correlation": 0.1 * (j + 1),
+                    "correlation_sd": 0.05,
+                    "top1": 0.25 * (j + 1),
+                    "topk": 0.5 + 0.25 * j,
+                    "n_ranked": n_ranked,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _bar_heights(ax):
+    return sorted(round(float(bar.get_height()), 6) for c in ax.containers if isinstance(c, BarContainer) for bar in c)
+
+
+@pytest.mark.parametrize("n_ranked", [10, 4])
+def test_ablation_bars_are_the_table_and_a_vacuous_top_k_is_not_drawn(tmp_path, drawn, n_ranked):
+    """Top-5 among 10 classes is drawn; among 4 classes every target is in it,
+    so the panel says so in place of bars that would all be 1."""
+    plots_attribution.plot_ablation(_ablation(n_ranked), 5, tmp_path / "ablation.png")
+    correlation, top1, topk = drawn[-1].axes[:3]
+    assert _bar_heights(correlation) == [0.1, 0.1, 0.2, 0.2]
+    assert _bar_heights(top1) == [0.25, 0.25, 0.5, 0.5]
+    notes = " ".join(t.get_text() for t in topk.texts)
+    if n_ranked > 5:
+        assert _bar_heights(topk) == [0.5, 0.5, 0.75, 0.75] and not notes
+    else:
+        assert _bar_heights(topk) == [] and "ranked\namong at most 4 outputs" in notes

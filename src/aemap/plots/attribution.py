@@ -98,7 +98,10 @@ def plot_ablation(
     ablation: pd.DataFrame, top_k: int, path: str | os.PathLike[str], title: str = "", dpi: int = 150
 ) -> None:
     """Three panels, perturbations grouped by layer: visualisation correlation
-    (mean, and sd over images x initialisations), top-1 and top-k consistency."""
+    (mean, and sd over images x initialisations), top-1 and top-k consistency.
+    Where every target is ranked among at most k outputs (``n_ranked``: four
+    classes and top-5), top-k is 1 whatever the visualisation: that panel
+    says so in place of bars."""
     layers = list(dict.fromkeys(ablation["layer"]))
     perts = list(dict.fromkeys(ablation["perturbation"]))
     fig = new_figure(3.0 * 3 + 0.5, 3.0)
@@ -111,12 +114,16 @@ def plot_ablation(
         )
     }
     rows = ablation.set_index(["layer", "perturbation"])
+    ranked = ablation["n_ranked"] if "n_ranked" in ablation else pd.Series(dtype=float)
+    vacuous = len(ranked) > 0 and bool((ranked <= top_k).all())
     for j, pert in enumerate(perts):
         xs = np.arange(len(layers)) + (j - (len(perts) - 1) / 2) * width
         corr = [rows.loc[(la, pert), "correlation"] if (la, pert) in rows.index else np.nan for la in layers]
         sd = [rows.loc[(la, pert), "correlation_sd"] if (la, pert) in rows.index else np.nan for la in layers]
         axes[0].bar(xs, corr, width, yerr=sd, color=colours[pert], label=pert, capsize=1.5, error_kw={"lw": 0.6})
         for ax, key in ((axes[1], "top1"), (axes[2], "topk")):
+            if key == "topk" and vacuous:
+                continue
             vals = [rows.loc[(la, pert), key] if (la, pert) in rows.index else np.nan for la in layers]
             ax.bar(xs, vals, width, color=colours[pert])
     n = int(ablation["n"].median()) if len(ablation) else 0
@@ -130,6 +137,18 @@ def plot_ablation(
     axes[0].set_ylim(min(0.0, np.nanmin(ablation["correlation"]) - 0.05), 1.0)
     axes[1].set_ylim(0, 1.02)
     axes[2].set_ylim(0, 1.02)
+    if vacuous:
+        axes[2].text(
+            0.5,
+            0.5,
+            f"not informative: each target is ranked\namong at most {int(ranked.max())} outputs,\n"
+            f"so it is always in the top {top_k}",
+            transform=axes[2].transAxes,
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="0.35",
+        )
     axes[0].legend(fontsize=6, ncol=2, loc="upper left")
     fig.suptitle(f"{title} ({n} visualisations per bar)" if title else "", fontsize=9)
     save_figure(fig, path, dpi)
