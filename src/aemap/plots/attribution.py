@@ -131,6 +131,7 @@ def plot_ablation(
         axes, ["visualisation correlation (Pearson r)", "consistency, top-1", f"consistency, top-{top_k}"], strict=True
     ):
         ax.set_xticks(np.arange(len(layers)), layers)
+        ax.set_xlim(-0.5, len(layers) - 0.5)  # the same in every panel, bars drawn or not
         ax.set_title(name)
         ax.grid(axis="y", lw=0.3)
     axes[0].axhspan(0.5, 0.6, color="tab:green", alpha=0.12, lw=0, label="paper: good (0.5-0.6)")
