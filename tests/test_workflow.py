@@ -666,6 +666,40 @@ def test_smoke_result_tables_hold_every_table_of_the_run(smoke_run):
         assert f'data-file="results/{table}"' in page, table
 
 
+def _caption(name: str, config: dict, **wildcards: str) -> str:
+    """A report caption rendered as Snakemake renders it, but strict: a key it reads
+    that the config lacks is an error, not an empty string."""
+    from types import SimpleNamespace
+
+    import jinja2
+
+    template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(
+        (REPO / "workflow/report" / f"{name}.rst").read_text()
+    )
+    return template.render(snakemake=SimpleNamespace(config=config, wildcards=SimpleNamespace(**wildcards)))
+
+
+def test_training_captions_of_a_minimal_experiment_show_the_defaults_the_training_applies():
+    """A user's `train` block with only the required keys: the captions name the
+    learning rate and noise the training used (its defaults), and an experiment with
+    its own weights names them."""
+    from aemap.models.train import TrainConfig
+
+    required = {"epochs": 3, "batch_size": 32, "loss": "bce", "seed": 0}
+    config = {
+        "experiments": {
+            "mine": {"data": "d", "model": {"family": "dense_ae", "encoder": [8]}, "train": required},
+            "theirs": {"data": "d", "model": {"family": "dense_ae", "encoder": [8]}, "weights": "w.pt"},
+        }
+    }
+    defaults = TrainConfig(epochs=3, batch_size=32)
+    curves = _caption("training_curves", config, experiment="mine")
+    assert f"Adam lr {defaults.lr}, loss bce" in curves
+    assert f"training noise {defaults.noise}." in _caption("reconstructions", config, experiment="mine")
+    assert f"kappa = {defaults.noise}." in _caption("noisy_inputs", config, experiment="mine")
+    assert "your own weights\n``w.pt``" in _caption("reconstructions", config, experiment="theirs")
+
+
 def test_smoke_report_holds_every_figure_and_renders_in_chromium(smoke_run, browser, artifacts):
     """`make report`'s second step on the smoke run: one self-contained HTML file with
     every figure rule all built and the replication table, rendered by Chromium
@@ -935,6 +969,10 @@ def test_own_data_and_models_by_config_and_adding_reruns_nothing_else(tmp_path, 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
     assert (work / "results/figures/mine_cnn/training_curves.png").is_file()
     assert _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, cwd=work)) == []
+    # `make report` on the user's run: the captions of a minimal train block and of own weights render.
+    result = snakemake("--report", "results/report.html", *configs, cwd=work)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (work / "results/report.html").stat().st_size > 100_000
 
     # A change in the package reruns the jobs whose scripts run the changed code (a copy of
     # the package, first on the path, stands in for an edited checkout).
