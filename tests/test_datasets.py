@@ -169,6 +169,22 @@ def test_npz_kind_and_label_check(tmp_path):
         read_images(bad.dataset("d"), tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("labels", "classes", "indices"),
+    [
+        ([1, 2, 3, 2], ("1", "2", "3"), [0, 1, 2, 1]),  # 1-based: no empty class 0
+        ([7, 3, 3, 7], ("3", "7"), [1, 0, 0, 1]),  # sparse: two classes, not eight
+        ([0, 1, 2, 1], ("0", "1", "2"), [0, 1, 2, 1]),  # 0..n-1 as before
+    ],
+)
+def test_unnamed_labels_give_the_classes_present(tmp_path, labels, classes, indices):
+    save_npz(tmp_path / "d.npz", x=np.zeros((4, 3, 3), np.uint8), y=np.array(labels))
+    reg = load_registry(REGISTRY_FILE, datasets={"d": {"kind": "npz", "path": str(tmp_path), "file": "d.npz"}})
+    data = read_images(reg.dataset("d"), tmp_path)
+    assert data.classes == classes and data.y.tolist() == indices
+    assert [data.classes[i] for i in data.y] == [str(v) for v in labels]  # each image keeps its label's name
+
+
 def _toy(n_per_class=(30, 20, 10), groups=None):
     y = np.concatenate([np.full(n, c) for c, n in enumerate(n_per_class)])
     x = (np.arange(len(y))[:, None, None] % 256 * np.ones((1, 2, 2))).astype(np.uint8)
@@ -220,6 +236,19 @@ def test_prepare_errors_name_the_key():
         prepare(no_test, PrepareSpec.from_config("v", {"dataset": "toy"}))
     with pytest.raises(PrepareError, match=r"'group' but the dataset has no groups"):
         prepare(data, PrepareSpec.from_config("v", {"dataset": "toy", "split": {"kind": "group"}}))
+
+
+def test_a_class_without_training_images_is_named():
+    """Class b has one image, and an upstream split puts it in the test set: no model could learn b."""
+    y = np.array([0, 0, 0, 1, 2, 2, 2, 0, 2])
+    x = np.zeros((len(y), 2, 2), np.uint8)
+    data = LabelledArrays(x=x, y=y, classes=("a", "b", "c"), is_test=np.arange(len(y)) == 3)
+    with pytest.raises(PrepareError, match=r"prepared\.v: no training image for class\(es\) \['b'\] .*'b': 1"):
+        prepare(data, PrepareSpec.from_config("v", {"dataset": "toy", "split": {"kind": "upstream"}}))
+    out = prepare(
+        data, PrepareSpec.from_config("v", {"dataset": "toy", "classes": ["a", "c"], "split": {"kind": "upstream"}})
+    )
+    assert out["classes"].tolist() == ["a", "c"]
 
 
 def test_check_prepared_rejects_broken_arrays():

@@ -173,6 +173,16 @@ def prepare(data: LabelledArrays, spec: PrepareSpec) -> dict[str, np.ndarray]:
     positions = np.arange(len(rows))
     train_pos = cap_per_class(positions[~test], y[~test], spec.max_train_per_class, rng)
     test_pos = cap_per_class(positions[test], y[test], spec.max_test_per_class, rng)
+    # A class no model can learn: a classifier would still get an output for it, and
+    # every per-class figure an empty panel.
+    unseen = [classes[c] for c in range(len(classes)) if not np.any(y[train_pos] == c)]
+    if unseen:
+        counts = {classes[c]: int(np.sum(y == c)) for c in range(len(classes)) if classes[c] in unseen}
+        raise PrepareError(
+            f"prepared.{spec.name}: no training image for class(es) {unseen} "
+            f"(images in the view, train and test: {counts}); select the classes you have "
+            f"(prepared.{spec.name}.classes) or change the split"
+        )
     out: dict[str, np.ndarray] = {"classes": np.array(classes), "image_origin": np.array(data.image_origin)}
     for part, pos in (("train", train_pos), ("test", test_pos)):
         src = rows[pos]

@@ -36,21 +36,25 @@ class LabelledArrays:
     image_origin: str = "upper"
 
 
-def _class_names(spec: DatasetSpec, n_labels: int) -> tuple[str, ...]:
-    if spec.classes is not None:
-        return spec.classes
-    return tuple(str(i) for i in range(n_labels))
+def _labels_and_classes(spec: DatasetSpec, y: np.ndarray, origin: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Integer labels as indices into the class names, and the names.
 
-
-def _check_labels(y: np.ndarray, classes: tuple[str, ...], origin: str) -> np.ndarray:
+    With names (key ``classes``), label i is ``classes[i]``. Without, the
+    classes are the distinct labels present, in order, named by their value:
+    1-based or sparse labels (1..10, or only 3 and 7) give no empty classes
+    that a classifier would be trained on and figures drawn for."""
     y = np.asarray(y)
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
         raise DatasetReadError(f"{origin}: labels must be a 1-D integer array, got {y.dtype} {y.shape}")
-    if y.size and (y.min() < 0 or y.max() >= len(classes)):
-        raise DatasetReadError(
-            f"{origin}: labels span {y.min()}..{y.max()} but {len(classes)} class names are given (key `classes`)"
-        )
-    return y.astype(np.int64)
+    if spec.classes is not None:
+        if y.size and (y.min() < 0 or y.max() >= len(spec.classes)):
+            raise DatasetReadError(
+                f"{origin}: labels span {y.min()}..{y.max()} but {len(spec.classes)} class names are given "
+                "(key `classes`: label i is the i-th name)"
+            )
+        return y.astype(np.int64), spec.classes
+    values = np.unique(y)
+    return np.searchsorted(values, y).astype(np.int64), tuple(str(int(v)) for v in values)
 
 
 def read_idx_dataset(spec: DatasetSpec, root: Path) -> LabelledArrays:
@@ -69,11 +73,10 @@ def read_idx_dataset(spec: DatasetSpec, root: Path) -> LabelledArrays:
             images = images.transpose(0, 2, 1)
         parts.append((images, labels))
     (x_tr, y_tr), (x_te, y_te) = parts
-    y = np.concatenate([y_tr, y_te])
-    classes = _class_names(spec, int(y.max()) + 1 if y.size else 0)
+    y, classes = _labels_and_classes(spec, np.concatenate([y_tr, y_te]), f"datasets.{spec.name}")
     return LabelledArrays(
         x=np.ascontiguousarray(np.concatenate([x_tr, x_te])),
-        y=_check_labels(y, classes, f"datasets.{spec.name}"),
+        y=y,
         classes=classes,
         is_test=np.concatenate([np.zeros(len(y_tr), bool), np.ones(len(y_te), bool)]),
     )
@@ -100,11 +103,10 @@ def read_npz_dataset(spec: DatasetSpec, root: Path) -> LabelledArrays:
             raise DatasetReadError(f"{path}: '{key}' must be (N, H, W) images, got shape {xs[i].shape}")
         if len(xs[i]) != len(ys[i]):
             raise DatasetReadError(f"{path}: '{key}' has {len(xs[i])} rows but its labels have {len(ys[i])}")
-    y = np.concatenate(ys)
-    classes = _class_names(spec, int(y.max()) + 1 if y.size else 0)
+    y, classes = _labels_and_classes(spec, np.concatenate(ys), str(path))
     return LabelledArrays(
         x=np.concatenate(xs),
-        y=_check_labels(y, classes, str(path)),
+        y=y,
         classes=classes,
         is_test=np.concatenate([np.zeros(len(ys[0]), bool), np.ones(len(ys[1]), bool)]) if has_test else None,
     )
