@@ -911,7 +911,8 @@ def test_own_data_and_models_by_config_and_adding_reruns_nothing_else(tmp_path, 
     from aemap.models import build_model
 
     work = tmp_path
-    _write_digits(work / "mine_a", shared_data, first=0)
+    # 4,000 training digits: the prepared view is over 1 MB (below); its test set is capped.
+    _write_digits(work / "mine_a", shared_data, first=0, n=5000)
     _write_digits(work / "mine_b", shared_data, first=5000)
     # The user's own trained autoencoder, saved as a state dict for an architecture the model block describes.
     torch.manual_seed(0)
@@ -920,7 +921,7 @@ def test_own_data_and_models_by_config_and_adding_reruns_nothing_else(tmp_path, 
     base = {
         "run": ["mine_ae"],
         "data": {"datasets": {"digits_a": {"kind": "npz", "path": "mine_a", "file": "digits.npz"}}},
-        "prepared": {"view_a": {"dataset": "digits_a", "split": {"kind": "upstream"}}},
+        "prepared": {"view_a": {"dataset": "digits_a", "split": {"kind": "upstream"}, "max_test_per_class": 6}},
         # No paper: every analysis that fits an autoencoder (config default_analyses.none).
         "experiments": {"mine_ae": {"data": "view_a", "model": ae_spec, "weights": "my_ae.pt"}},
         **OWN_SETTINGS,
@@ -973,6 +974,14 @@ def test_own_data_and_models_by_config_and_adding_reruns_nothing_else(tmp_path, 
     result = snakemake("--report", "results/report.html", *configs, cwd=work)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (work / "results/report.html").stat().st_size > 100_000
+    # A job rewritten byte for byte reruns nothing after it: Snakemake compares checksums of
+    # inputs up to the workflow profile's max-checksum-file-size (its own default, 1 MB, is less).
+    prepared = work / "results/prepared/view_a.npz"
+    assert prepared.stat().st_size > 1_000_000
+    result = snakemake(str(prepared.relative_to(work)), "--force", "--cores", "2", *configs, cwd=work)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Finished jobid" in result.stdout + result.stderr
+    assert _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, cwd=work)) == []
 
     # A change in the package reruns the jobs whose scripts run the changed code (a copy of
     # the package, first on the path, stands in for an edited checkout).
