@@ -154,6 +154,31 @@ def test_image_folder(tmp_path):
         read_images(reg.dataset("pets"), tmp_path)
 
 
+def test_image_folder_keeps_16_bit_and_float_images(tmp_path):
+    """16-bit grey PNGs are scaled by 65535, not clipped at 255 as an 8-bit conversion
+    would; an 8-bit image beside them is scaled by 255; a float TIFF outside [0, 1] is named."""
+    ramp = np.linspace(0, 65535, 64).reshape(8, 8).astype(np.uint16)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    Image.fromarray(ramp).save(tmp_path / "a" / "deep.png")
+    Image.fromarray((ramp // 257).astype(np.uint8)).convert("RGB").save(tmp_path / "b" / "colour.png")
+    reg = load_registry(
+        REGISTRY_FILE, datasets={"d": {"kind": "image_folder", "path": str(tmp_path), "glob": "*/*.png"}}
+    )
+    data = read_images(reg.dataset("d"), tmp_path)
+    assert data.x.dtype == np.float32 and data.classes == ("a", "b")
+    np.testing.assert_allclose(data.x[0], ramp / 65535.0, atol=1e-6)  # 256 levels survive, none clipped
+    np.testing.assert_allclose(data.x[1], (ramp // 257) / 255.0, atol=2 / 255)  # luma of a grey RGB
+    Image.fromarray(np.full((8, 8), 1.5, np.float32)).save(tmp_path / "a" / "bright.tiff")
+    tiffs = load_registry(
+        REGISTRY_FILE, datasets={"d": {"kind": "image_folder", "path": str(tmp_path), "glob": "a/*.tiff"}}
+    )
+    with pytest.raises(
+        DatasetReadError, match=r"bright\.tiff: a float image must lie in \[0, 1\] \(found 1\.5\.\.1\.5\)"
+    ):
+        read_images(tiffs.dataset("d"), tmp_path)
+
+
 def test_npz_kind_and_label_check(tmp_path):
     save_npz(tmp_path / "d.npz", x=np.zeros((4, 3, 3), np.uint8), y=np.array([0, 1, 2, 1]))
     reg = load_registry(

@@ -128,16 +128,39 @@ def _label_index(labels: list[str], spec: DatasetSpec, origin: str) -> tuple[np.
     return np.array([lookup[v] for v in labels], dtype=np.int64), classes
 
 
+def _grey(im: Image.Image, path: Path) -> np.ndarray:
+    """One image in grey: uint8 for 8-bit modes (colour converted by Pillow's
+    luma), float32 in [0, 1] for the deeper modes Pillow keeps, which
+    ``convert("L")`` would clip at 255: 16-bit grey (``I;16``, or ``I`` as
+    some 16-bit PNGs open) scaled by 65535, and float (``F``) as it is."""
+    if im.mode.startswith("I;16") or im.mode == "I":
+        a = np.asarray(im).astype(np.float64)
+        if a.size and (a.min() < 0 or a.max() > 65535):
+            raise DatasetReadError(f"{path}: {im.mode} values {a.min():g}..{a.max():g} are not 16-bit (0..65535)")
+        return (a / 65535.0).astype(np.float32)
+    if im.mode == "F":
+        a = np.asarray(im, dtype=np.float32)
+        if a.size and not (np.isfinite(a).all() and a.min() >= 0 and a.max() <= 1):
+            found = f"{np.nanmin(a):g}..{np.nanmax(a):g}"
+            raise DatasetReadError(f"{path}: a float image must lie in [0, 1] (found {found})")
+        return a
+    return np.asarray(im.convert("L"), dtype=np.uint8)
+
+
 def read_image_folder(spec: DatasetSpec, root: Path) -> LabelledArrays:
     files = _glob(root, spec.options["glob"], f"datasets.{spec.name}.glob")
     images = []
     for f in files:
         with Image.open(f) as im:
-            images.append(np.asarray(im.convert("L"), dtype=np.uint8))
+            images.append(_grey(im, f))
         if images[-1].shape != images[0].shape:
             raise DatasetReadError(f"{f}: size {images[-1].shape} differs from {images[0].shape} of {files[0]}")
     y, classes = _label_index([f.parent.name for f in files], spec, f"datasets.{spec.name}")
-    return LabelledArrays(x=np.stack(images), y=y, classes=classes)
+    if all(a.dtype == np.uint8 for a in images):
+        return LabelledArrays(x=np.stack(images), y=y, classes=classes)
+    # Deeper images among them: all as float in [0, 1], the 8-bit ones divided by 255.
+    x = np.stack([a.astype(np.float32) / np.float32(255.0) if a.dtype == np.uint8 else a for a in images])
+    return LabelledArrays(x=x, y=y, classes=classes)
 
 
 @dataclass
