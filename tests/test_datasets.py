@@ -179,6 +179,33 @@ def test_image_folder_keeps_16_bit_and_float_images(tmp_path):
         read_images(tiffs.dataset("d"), tmp_path)
 
 
+def test_colour_npz_reads_as_the_same_images_saved_as_pngs(tmp_path):
+    """RGB(A) arrays in an npz become grey exactly as an image_folder's PNGs of them do."""
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (4, 6, 5, 3), dtype=np.uint8)
+    rgba = np.concatenate([rgb, np.full((4, 6, 5, 1), 7, np.uint8)], axis=-1)
+    for i, image in enumerate(rgb):
+        (tmp_path / "png" / "c").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(tmp_path / "png" / "c" / f"{i}.png")
+    folder = load_registry(
+        REGISTRY_FILE, datasets={"p": {"kind": "image_folder", "path": str(tmp_path / "png"), "glob": "*/*.png"}}
+    )
+    grey = read_images(folder.dataset("p"), tmp_path / "png").x
+    for name, x in (("rgb", rgb), ("rgba", rgba)):
+        save_npz(tmp_path / f"{name}.npz", x=x, y=np.zeros(4, np.int64))
+        reg = load_registry(
+            REGISTRY_FILE, datasets={"d": {"kind": "npz", "path": str(tmp_path), "file": f"{name}.npz"}}
+        )
+        assert np.array_equal(read_images(reg.dataset("d"), tmp_path).x, grey), name
+    save_npz(tmp_path / "f.npz", x=rgb.astype(np.float32) / 255, y=np.zeros(4, np.int64))
+    reg = load_registry(REGISTRY_FILE, datasets={"d": {"kind": "npz", "path": str(tmp_path), "file": "f.npz"}})
+    np.testing.assert_allclose(read_images(reg.dataset("d"), tmp_path).x, grey / 255, atol=1 / 255)
+    save_npz(tmp_path / "two.npz", x=rgb[..., :2], y=np.zeros(4, np.int64))
+    reg = load_registry(REGISTRY_FILE, datasets={"d": {"kind": "npz", "path": str(tmp_path), "file": "two.npz"}})
+    with pytest.raises(DatasetReadError, match=r"'x' must be \(N, H, W\) images, or \(N, H, W, C\).*\(4, 6, 5, 2\)"):
+        read_images(reg.dataset("d"), tmp_path)
+
+
 def test_npz_kind_and_label_check(tmp_path):
     save_npz(tmp_path / "d.npz", x=np.zeros((4, 3, 3), np.uint8), y=np.array([0, 1, 2, 1]))
     reg = load_registry(

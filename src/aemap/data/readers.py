@@ -82,6 +82,25 @@ def read_idx_dataset(spec: DatasetSpec, root: Path) -> LabelledArrays:
     )
 
 
+def _grey_channels(x: np.ndarray, origin: str) -> np.ndarray:
+    """(N, H, W, C) images in grey, as an ``image_folder`` reads them: one channel
+    as it is; RGB and RGBA (alpha dropped) by Pillow's luma, 299/587/114 per
+    mille, in Pillow's integer arithmetic for uint8 so that both kinds agree
+    to the bit. Anything else is returned unchanged for the caller to refuse."""
+    channels = x.shape[-1]
+    if channels == 1:
+        return x[..., 0]
+    if channels not in (3, 4):
+        return x
+    r, g, b = (x[..., c] for c in range(3))
+    if x.dtype == np.uint8:
+        luma = (r.astype(np.uint32) * 19595 + g.astype(np.uint32) * 38470 + b.astype(np.uint32) * 7471 + 0x8000) >> 16
+        return luma.astype(np.uint8)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise DatasetReadError(f"{origin}: colour images must be uint8 or float in [0, 1], got {x.dtype}")
+    return (0.299 * r.astype(np.float64) + 0.587 * g + 0.114 * b).astype(np.float32)
+
+
 def read_npz_dataset(spec: DatasetSpec, root: Path) -> LabelledArrays:
     path = root / spec.options["file"]
     try:
@@ -97,10 +116,13 @@ def read_npz_dataset(spec: DatasetSpec, root: Path) -> LabelledArrays:
             xs.append(data["x_test"])
             ys.append(data["y_test"])
     for i, key in enumerate(("x", "x_test")[: len(xs)]):
-        if xs[i].ndim == 4 and xs[i].shape[-1] == 1:  # (N, H, W, 1): a single channel
-            xs[i] = xs[i][..., 0]
+        if xs[i].ndim == 4:
+            xs[i] = _grey_channels(xs[i], f"{path}: '{key}'")
         if xs[i].ndim != 3:
-            raise DatasetReadError(f"{path}: '{key}' must be (N, H, W) images, got shape {xs[i].shape}")
+            raise DatasetReadError(
+                f"{path}: '{key}' must be (N, H, W) images, or (N, H, W, C) with 1, 3 (RGB) or 4 (RGBA) "
+                f"channels, got shape {xs[i].shape}"
+            )
         if len(xs[i]) != len(ys[i]):
             raise DatasetReadError(f"{path}: '{key}' has {len(xs[i])} rows but its labels have {len(ys[i])}")
     y, classes = _labels_and_classes(spec, np.concatenate(ys), str(path))
