@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 
@@ -21,7 +22,7 @@ from aemap.attribution.neurons import (
 )
 from aemap.attribution.noise import FractalNoise, expected_sd, pyramid_parameters, spectral_slope
 from aemap.attribution.otsu import FlatMapError, otsu_beta
-from aemap.attribution.perturb import PERTURBATIONS, Perturbation, select_level
+from aemap.attribution.perturb import PERTURBATIONS, Perturbation, PerturbationSettings, select_level
 from aemap.attribution.settings import resolve
 from aemap.attribution.stage import (
     attribute,
@@ -34,7 +35,7 @@ from aemap.attribution.stage import (
 )
 from aemap.attribution.streams import ItemStreams, random_tensor, seeded_generator
 from aemap.attribution.transforms import TransformSettings, affine_grid, apply_transforms, random_affine
-from aemap.attribution.visualise import OptimiseSettings, bytes_per_item, chunk_size, visualise
+from aemap.attribution.visualise import OptimiseSettings, at_image_size, bytes_per_item, chunk_size, visualise
 from aemap.data.idx import read_idx
 from aemap.models.networks import ConvClassifier, DenseAutoencoder
 
@@ -194,6 +195,33 @@ def test_perturbations_are_named_as_the_paper():
     assert PERTURBATIONS == ("none", "blur", "constant", "gaussian", "fractal", "pyramid")
 
 
+def _blur_spread(settings: PerturbationSettings, size: int = 128) -> tuple[float, float]:
+    """The (x, y) variance of the fully blurred (M = 0) image of a unit impulse."""
+    x = torch.zeros(1, 1, size, size)
+    x[0, 0, size // 2, size // 2] = 1.0
+    out = Perturbation("blur", (size, size), settings).composite(x, torch.zeros_like(x), None)[0, 0].double()
+    r = torch.arange(size, dtype=torch.float64) - size // 2
+    assert float(out.sum()) == pytest.approx(1.0, abs=1e-6)
+    return float((out.sum(0) * r**2).sum()), float((out.sum(1) * r**2).sum())
+
+
+def test_blur_sigma_and_kernel_scale_with_the_pixels_per_axis():
+    """An impulse blurred at sigma_max spreads with variance sigma^2 (a kernel
+    wide enough not to truncate it); scaled 2x along x only, sigma doubles
+    there: variance x4 along x, unchanged along y, and the kernel's columns
+    grow from 41 to 81 while its rows stay 41."""
+    base = PerturbationSettings(blur_sigma_max_px=2.0, blur_kernel=41)
+    assert _blur_spread(base) == pytest.approx((4.0, 4.0), rel=1e-6)
+    wide = dataclasses.replace(base, px_scale=(2.0, 1.0))
+    assert wide.blur_kernel_size() == (41, 81)
+    assert _blur_spread(wide) == pytest.approx((16.0, 4.0), rel=1e-6)
+    # The config's 5-px kernel: radius 2 -> 4 at twice the pixels, 1 at half.
+    assert dataclasses.replace(PerturbationSettings(), px_scale=(2.0, 2.0)).blur_kernel_size() == (9, 9)
+    assert dataclasses.replace(PerturbationSettings(), px_scale=(0.5, 0.5)).blur_kernel_size() == (3, 3)
+    with pytest.raises(ValueError, match="blur_kernel must be odd.*got 4"):
+        PerturbationSettings(blur_kernel=4)
+
+
 # --- transforms -----------------------------------------------------------------------------------------
 
 
@@ -233,6 +261,25 @@ def test_transforms_closed_form_matches_the_composed_matrices():
     torch.testing.assert_close(back, p, rtol=0, atol=1e-12)
     grid = affine_grid(theta.float(), (h, w))
     torch.testing.assert_close(grid, F.affine_grid(theta.float(), [n, 1, h, w], align_corners=False), rtol=0, atol=1e-6)
+
+
+def test_pixel_amounts_scale_to_the_image_so_the_normalised_maps_agree():
+    """The jitters are given in pixels of 28-px images: at 56 px (or 56 wide
+    and 28 high) at_image_size scales them per axis, and the affine maps in
+    normalised coordinates are then identical to the 28-px ones, draw for
+    draw; at 28 px, or with pixel_reference None, nothing changes."""
+    s = OptimiseSettings()
+    assert at_image_size(s, (28, 28)) == s
+    assert at_image_size(dataclasses.replace(s, pixel_reference=None), (56, 56)).transforms.px_scale == (1.0, 1.0)
+    theta_28 = random_affine(40, (28, 28), s.transforms, torch.Generator().manual_seed(3))
+    for size in ((56, 56), (28, 56), (14, 21)):
+        scaled = at_image_size(s, size)
+        assert scaled.perturbation.px_scale == scaled.transforms.px_scale == (size[1] / 28, size[0] / 28)
+        theta = random_affine(40, size, scaled.transforms, torch.Generator().manual_seed(3))
+        torch.testing.assert_close(theta, theta_28, rtol=0, atol=1e-15)
+    # Unscaled, a 56-px image would be jittered half as far in normalised units.
+    theta_raw = random_affine(40, (56, 56), s.transforms, torch.Generator().manual_seed(3))
+    assert not torch.allclose(theta_raw, theta_28)
 
 
 # --- the optimisation -------------------------------------------------------------------------------------
@@ -502,6 +549,23 @@ def test_a_visualisation_does_not_depend_on_how_its_job_is_chunked():
     # Another block size is another stream: the comparison above can fail.
     other = visualise(model, layer, (28, 28), r, beta, "pyramid", OptimiseSettings(steps=6, random_block=3))
     assert np.abs(other.composite - runs[1].composite).max() > 0.05
+
+
+def test_a_non_square_image_of_another_size_is_visualised_with_scaled_pixel_amounts(caplog):
+    """A CNN on 36x44 images, blurred and transformed: the blur kernel grows
+    to 7x7 (radius 2 x 36/28 and 44/28, rounded), the composite keeps the
+    image's shape, and the log says what was scaled."""
+    torch.manual_seed(0)
+    model = ConvClassifier((36, 44), 4, channels=(4, 8), hidden=(8,)).eval()
+    layer = resolve_layer(model, "conv2")
+    r, beta = torch.rand(2, 8, 18, 22), torch.full((2,), 0.3)
+    with caplog.at_level(logging.INFO, logger="aemap.attribution.visualise"):
+        vis = visualise(model, layer, (36, 44), r, beta, "blur", OptimiseSettings(steps=3, random_block=2))
+    assert vis.x.shape == vis.mask.shape == vis.composite.shape == (2, 36, 44)
+    assert "images of 36x44 px: the transforms' jitters and the blur scaled by 1.57 x 1.29" in caplog.text
+    scaled = at_image_size(OptimiseSettings(), (36, 44)).perturbation
+    assert scaled.blur_kernel_size() == (7, 7)
+    assert Perturbation("blur", (36, 44), scaled).kernels.shape == (8, 1, 7, 7)
 
 
 # --- metrics ---------------------------------------------------------------------------------------------

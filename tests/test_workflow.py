@@ -234,6 +234,7 @@ CONFIG_ERRORS = {
             "attribution": {
                 "preset": "huge",
                 "optimise": {"max_batch": 16, "random_block": 64},
+                "perturbation": {"blur_kernel": 4},
                 "experiments": {"nope": {"layers": ["conv1"]}, "arumugam_cnn": {"layers": ["conv7"]}},
             },
             "experiments": {
@@ -251,6 +252,7 @@ CONFIG_ERRORS = {
             "compute.device: 'cuda:9' but this machine has",
             "attribution.preset: 'huge' is not an entry of attribution.presets",
             "attribution.optimise.max_batch: 16 is below random_block (64)",
+            "attribution.perturbation.blur_kernel: 4 is even",
             "attribution.experiments.nope: not an entry of `experiments`",
             "attribution.experiments.arumugam_cnn.layers: 'conv7' is not a layer of this model; known: conv1, conv2",
             "attribution.experiments.inglis_fmnist: experiments.inglis_fmnist.analyses does not list 'attribution'",

@@ -85,6 +85,12 @@ def _check_config_references():
             f"attribution.optimise.max_batch: {optimise['max_batch']} is below random_block "
             f"({optimise['random_block']}): chunks are whole blocks of items sharing a random stream"
         )
+    kernel = attribution["perturbation"].get("blur_kernel", 5)
+    if kernel % 2 != 1:
+        errors.append(
+            f"attribution.perturbation.blur_kernel: {kernel} is even; a blur kernel is centred "
+            "on its pixel, so its size is odd"
+        )
     for name, entry in attribution["experiments"].items():
         if name not in config["experiments"]:
             errors.append(

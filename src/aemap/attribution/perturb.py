@@ -39,16 +39,38 @@ class PerturbationSettings:
     blur_sigma_max_px: float = 2.0
     blur_kernel: int = 5
     blur_levels: int = 8
+    # (x, y): the blur's pixels are these many of the image's pixels along each
+    # axis (1 for the images the values were chosen for); the kernel grows with it.
+    px_scale: tuple[float, float] = (1.0, 1.0)
+
+    def __post_init__(self) -> None:
+        if self.blur_kernel % 2 != 1:
+            raise ValueError(
+                f"attribution.perturbation.blur_kernel must be odd (a kernel centred on its pixel), "
+                f"got {self.blur_kernel}"
+            )
+
+    def blur_kernel_size(self) -> tuple[int, int]:
+        """(rows, columns) of the blur kernel: ``blur_kernel`` with its radius
+        scaled by ``px_scale`` (rounded; at least the centre pixel)."""
+        radius = self.blur_kernel // 2
+        sx, sy = self.px_scale
+        return tuple(self.blur_kernel if f == 1 else 2 * round(radius * f) + 1 for f in (sy, sx))
 
 
-def gaussian_kernel(sigma: float, size: int) -> torch.Tensor:
-    """Normalised 2-D Gaussian kernel; sigma 0 is the identity."""
+def _gaussian_1d(sigma: float, size: int) -> torch.Tensor:
     r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     if sigma <= 0:
-        k1 = (r == 0).double()
-    else:
-        k1 = torch.exp(-(r**2) / (2 * sigma**2))
-    k = k1[:, None] * k1[None, :]
+        return (r == 0).double()
+    return torch.exp(-(r**2) / (2 * sigma**2))
+
+
+def gaussian_kernel(sigma: float | tuple[float, float], size: int | tuple[int, int]) -> torch.Tensor:
+    """Normalised 2-D Gaussian kernel; sigma 0 is the identity. ``sigma`` and
+    ``size`` are one value for both axes or (rows, columns)."""
+    sy, sx = (sigma, sigma) if isinstance(sigma, (int, float)) else sigma
+    ny, nx = (size, size) if isinstance(size, int) else size
+    k = _gaussian_1d(sy, ny)[:, None] * _gaussian_1d(sx, nx)[None, :]
     return k / k.sum()
 
 
@@ -71,10 +93,13 @@ class Perturbation:
         elif kind == "fractal":
             self.noise = FractalNoise(shape, [(s.fractal_p, s.fractal_sd)], device)
         if kind == "blur":
+            size = s.blur_kernel_size()
             sigmas = [s.blur_sigma_max_px * i / (s.blur_levels - 1) for i in range(s.blur_levels)]
+            sx, sy = s.px_scale
             self.kernels = (
-                torch.stack([gaussian_kernel(sg, s.blur_kernel) for sg in sigmas])[:, None].float().to(device)
+                torch.stack([gaussian_kernel((sg * sy, sg * sx), size) for sg in sigmas])[:, None].float().to(device)
             )
+            self.padding = (size[1] // 2, size[1] // 2, size[0] // 2, size[0] // 2)
 
     def noise_images(self, n: int, generator: Random, device: torch.device | str) -> torch.Tensor:
         """(n, L, H, W) perturbation images in [0, 1] (L levels; 1 but for the pyramid)."""
@@ -100,8 +125,7 @@ class Perturbation:
         return m * x + (1 - m) * noise
 
     def _blur(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-        pad = self.s.blur_kernel // 2
-        padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+        padded = F.pad(x, self.padding, mode="reflect")
         stack = F.conv2d(padded, self.kernels)  # (N, levels, H, W): X blurred at each sigma
         # sigma = sigma_max (1 - M): level 0 (sharp) where M = 1, the last (sigma_max) where M = 0.
         return select_level(stack, 1 - m[:, 0])[:, None]

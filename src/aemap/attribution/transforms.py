@@ -6,7 +6,9 @@ random affine map per image, applied with one ``grid_sample`` over the batch:
 translations compose with the scale / rotation / shear into a single matrix,
 and padding by reflection then cropping back is the same as sampling with
 reflection at the border. Pixel amounts are floats (sub-pixel shifts are
-bilinear), so the 224-px values scale to 28 px exactly (x 28/224).
+bilinear), so the 224-px values scale to 28 px exactly (x 28/224); for
+images of another size ``px_scale`` scales them again (x side / 28, see
+``aemap.attribution.visualise.at_image_size``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ class TransformSettings:
     shear_deg: float = 4.0
     jitter2_px: float = 4 * 28 / 224
     enabled: bool = True
+    # (x, y): the jitters' pixels are these many of the image's pixels along
+    # each axis (1 for the images the values were chosen for).
+    px_scale: tuple[float, float] = (1.0, 1.0)
 
 
 def random_affine(
@@ -53,8 +58,9 @@ def random_affine(
     lo, hi = torch.tensor(bounds, dtype=torch.float64, device=device).T[:, :, None]
     u = lo + (hi - lo) * random_tensor(generator, torch.rand, (7, n), 1, device=device, dtype=torch.float64)
     # Pixel shifts in normalised units (2 / size per pixel).
-    t1x, t1y = u[0] * (2.0 / w), u[1] * (2.0 / h)
-    t2x, t2y = u[2] * (2.0 / w), u[3] * (2.0 / h)
+    px, py = 2.0 * s.px_scale[0] / w, 2.0 * s.px_scale[1] / h
+    t1x, t1y = u[0] * px, u[1] * py
+    t2x, t2y = u[2] * px, u[3] * py
     k = u[4]
     a = u[5] * (math.pi / 180)
     sh = torch.tan(u[6] * (math.pi / 180))

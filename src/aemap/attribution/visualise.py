@@ -33,7 +33,7 @@ import contextlib
 import logging
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -65,6 +65,9 @@ class OptimiseSettings:
     memory_format: str = "auto"  # auto (channels-last on the CPU) | channels_last | contiguous
     pool_before_relu: bool = True  # ReLU -> max-pool pairs run pool first: same values, less work
     precision: str = "float32"  # float32 | bfloat16: the network's forward pass (and so its backward) under autocast
+    # The image side (px) the pixel amounts of the transforms and the blur are
+    # given for; other sizes scale them (``at_image_size``). None: as given.
+    pixel_reference: float | None = 28.0
     transforms: TransformSettings = field(default_factory=TransformSettings)
     perturbation: PerturbationSettings = field(default_factory=PerturbationSettings)
 
@@ -188,6 +191,24 @@ def chunk_size(per_item: int, s: OptimiseSettings) -> int:
     return max(1, fits // s.random_block) * s.random_block
 
 
+def at_image_size(s: OptimiseSettings, size: tuple[int, int]) -> OptimiseSettings:
+    """``s`` for images of ``size`` (H, W): the transforms' jitters and the
+    blur's sigma and kernel, given in pixels of ``pixel_reference``-px images,
+    scaled along each axis by side / ``pixel_reference``, so that a 56-px
+    image is jittered and blurred by the same share of its width as a 28-px
+    one (and the normalised affine maps are the same). Unchanged for images
+    of the reference size, or when ``pixel_reference`` is None."""
+    if s.pixel_reference is None:
+        return s
+    h, w = size
+    scale = (w / s.pixel_reference, h / s.pixel_reference)
+    return replace(
+        s,
+        transforms=replace(s.transforms, px_scale=scale),
+        perturbation=replace(s.perturbation, px_scale=scale),
+    )
+
+
 def visualise(
     forward: Callable[[torch.Tensor], torch.Tensor],
     layer: nn.Module,
@@ -206,6 +227,16 @@ def visualise(
     the sum of each row's attributions (the paper)."""
     if lambda_reference is None:
         lambda_reference = attributions.reshape(len(attributions), -1).sum(1)
+    s = at_image_size(s, tuple(input_shape[-2:]))
+    if s.transforms.px_scale != (1.0, 1.0):
+        log.info(
+            "images of %dx%d px: the transforms' jitters and the blur scaled by %.3g x %.3g (x, y) from their "
+            "values for %g-px images (attribution.optimise.pixel_reference)",
+            input_shape[-2],
+            input_shape[-1],
+            *s.transforms.px_scale,
+            s.pixel_reference,
+        )
     device = attributions.device
     n = len(attributions)
     per_item = bytes_per_item(forward, layer, input_shape, device, s.precision)
