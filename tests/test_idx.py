@@ -66,6 +66,11 @@ def test_truncated_gzip_stream(tmp_path):
         read_idx(path)
 
 
+def test_a_missing_file_is_reported_missing_not_corrupt(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no/such.idx.gz"):
+        read_idx(tmp_path / "no/such.idx.gz")
+
+
 def test_wrong_number_of_dimensions(tmp_path):
     path = tmp_path / "labels.idx"
     write_idx(path, np.zeros(3, np.uint8))

@@ -32,10 +32,11 @@ class IdxFormatError(ValueError):
     """The file is not a valid IDX file (bad header, truncated, wrong shape)."""
 
 
-def _open(path: Path):
+def _is_gzipped(path: Path) -> bool:
+    # A missing or unreadable file raises here as it is (FileNotFoundError names
+    # it), not as the corrupt-stream error below.
     with open(path, "rb") as f:
-        gzipped = f.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if gzipped else open(path, "rb")
+        return f.read(2) == b"\x1f\x8b"
 
 
 def read_idx(path: str | os.PathLike[str], expect_ndim: int | None = None) -> np.ndarray:
@@ -45,8 +46,9 @@ def read_idx(path: str | os.PathLike[str], expect_ndim: int | None = None) -> np
     unexpected number of dimensions, a truncated body or trailing bytes.
     """
     path = Path(path)
+    gzipped = _is_gzipped(path)
     try:
-        with _open(path) as f:
+        with gzip.open(path, "rb") if gzipped else open(path, "rb") as f:
             raw = f.read()
     except (OSError, EOFError) as err:  # gzip raises these for a truncated stream
         raise IdxFormatError(f"{path}: cannot decompress ({err}); the file is corrupt or truncated") from err
