@@ -49,7 +49,7 @@ def plot_saliency_contours(
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
     for ax, (name, saliency, image) in zip(axes.flat, panels, strict=False):
         draw_contours(ax, saliency, levels, inset=image)
-        ax.set_title(name if image is None else f"digit {name}")
+        ax.set_title(name if image is None else f"class {name}")  # the dataset's class name
     for ax in axes.flat[len(panels) :]:
         ax.axis("off")
     fig.suptitle(title)
