@@ -1,6 +1,7 @@
 """Generic dataset kinds, EMNIST orientation, the registry, and the prepared contract."""
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -279,13 +280,30 @@ def test_prepare_subset_merge_caps_and_contract():
     assert np.all(out["index_test"] % 5 == 0)
 
 
+def test_auto_split_is_upstream_where_there_is_a_test_set_else_stratified(caplog):
+    """The default: a dataset's own test set where it has one (MNIST), a seeded
+    stratified split where it has none (an image folder)."""
+    data = _toy()
+    auto = PrepareSpec.from_config("v", {"dataset": "toy"})
+    assert auto.split.kind == "auto"
+    upstream = PrepareSpec.from_config("v", {"dataset": "toy", "split": {"kind": "upstream"}})
+    assert np.array_equal(prepare(data, auto)["index_test"], prepare(data, upstream)["index_test"])
+    no_test = LabelledArrays(x=data.x, y=data.y, classes=data.classes)
+    stratified = PrepareSpec.from_config("v", {"dataset": "toy", "split": {"kind": "stratified"}})
+    with caplog.at_level(logging.INFO, logger="aemap.data.prepare"):
+        out = prepare(no_test, auto)
+    assert "prepared.v.split.kind: auto -> stratified (the dataset has no test set of its own)" in caplog.text
+    assert np.array_equal(out["index_test"], prepare(no_test, stratified)["index_test"])
+    assert not np.array_equal(out["index_test"], prepare(data, auto)["index_test"])
+
+
 def test_prepare_errors_name_the_key():
     data = _toy()
     with pytest.raises(PrepareError, match=r"prepared\.v: class 'z' is not in dataset"):
         prepare(data, PrepareSpec.from_config("v", {"dataset": "toy", "classes": ["z"]}))
     no_test = LabelledArrays(x=data.x, y=data.y, classes=data.classes)
     with pytest.raises(PrepareError, match=r"prepared\.v\.split\.kind: 'upstream' but the dataset has no test set"):
-        prepare(no_test, PrepareSpec.from_config("v", {"dataset": "toy"}))
+        prepare(no_test, PrepareSpec.from_config("v", {"dataset": "toy", "split": {"kind": "upstream"}}))
     with pytest.raises(PrepareError, match=r"'group' but the dataset has no groups"):
         prepare(data, PrepareSpec.from_config("v", {"dataset": "toy", "split": {"kind": "group"}}))
 

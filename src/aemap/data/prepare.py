@@ -10,12 +10,15 @@ groups (speakers), ``group_train, group_test``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from aemap.data.readers import LabelledArrays
+
+log = logging.getLogger(__name__)
 
 REQUIRED_KEYS = ("x_train", "y_train", "x_test", "y_test", "classes", "index_train", "index_test", "image_origin")
 
@@ -28,9 +31,10 @@ class PrepareError(ValueError):
 class SplitSpec:
     """``upstream``: the dataset's own test set. ``stratified``: a seeded split
     that keeps each class's share. ``group``: whole groups (e.g. speakers) held
-    out, so no speaker is in both sets."""
+    out, so no speaker is in both sets. ``auto``: upstream where the dataset
+    has a test set of its own, else stratified (an image folder has none)."""
 
-    kind: str = "upstream"
+    kind: str = "auto"
     test_fraction: float = 0.15
     seed: int = 0
 
@@ -74,7 +78,7 @@ class PrepareSpec:
     @classmethod
     def from_config(cls, name: str, cfg: dict[str, Any]) -> PrepareSpec:
         split = SplitSpec(**cfg.get("split", {}))
-        if split.kind not in ("upstream", "stratified", "group"):
+        if split.kind not in ("auto", "upstream", "stratified", "group"):
             raise PrepareError(f"prepared.{name}.split.kind: unknown split {split.kind!r}")
         if not 0 < split.test_fraction < 1:
             raise PrepareError(f"prepared.{name}.split.test_fraction must be in (0, 1), got {split.test_fraction}")
@@ -121,6 +125,15 @@ def split_rows(
 ) -> np.ndarray:
     """Boolean test mask for rows with labels ``y`` (deterministic given the seed)."""
     key = f"prepared.{name}.split"
+    if split.kind == "auto":
+        kind = "upstream" if is_test is not None else "stratified"
+        log.info(
+            "%s.kind: auto -> %s (the dataset has %s test set of its own)",
+            key,
+            kind,
+            "a" if is_test is not None else "no",
+        )
+        split = replace(split, kind=kind)
     if split.kind == "upstream":
         if is_test is None:
             raise PrepareError(f"{key}.kind: 'upstream' but the dataset has no test set of its own; use 'stratified'")
