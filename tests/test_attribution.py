@@ -218,7 +218,7 @@ def test_blur_sigma_and_kernel_scale_with_the_pixels_per_axis():
     # The config's 5-px kernel: radius 2 -> 4 at twice the pixels, 1 at half.
     assert dataclasses.replace(PerturbationSettings(), px_scale=(2.0, 2.0)).blur_kernel_size() == (9, 9)
     assert dataclasses.replace(PerturbationSettings(), px_scale=(0.5, 0.5)).blur_kernel_size() == (3, 3)
-    with pytest.raises(ValueError, match="blur_kernel must be odd.*got 4"):
+    with pytest.raises(ValueError, match=r"blur_kernel: 4 is even.*size is odd"):
         PerturbationSettings(blur_kernel=4)
 
 

@@ -15,7 +15,7 @@ from aemap.checks.derived import (
     translated_models,
 )
 from aemap.attribution.layers import default_layer_names_of_spec, layer_names_of_spec
-from aemap.attribution.perturb import PERTURBATIONS
+from aemap.attribution.perturb import PERTURBATIONS, PerturbationSettings
 from aemap.explain.embedding import LATENT_VIEWS
 from aemap.data.registry import load_registry, missing_local_files
 from aemap.compute import cuda_config_error
@@ -85,12 +85,10 @@ def _check_config_references():
             f"attribution.optimise.max_batch: {optimise['max_batch']} is below random_block "
             f"({optimise['random_block']}): chunks are whole blocks of items sharing a random stream"
         )
-    kernel = attribution["perturbation"].get("blur_kernel", 5)
-    if kernel % 2 != 1:
-        errors.append(
-            f"attribution.perturbation.blur_kernel: {kernel} is even; a blur kernel is centred "
-            "on its pixel, so its size is odd"
-        )
+    try:  # the package's own check, before any job runs
+        PerturbationSettings(**attribution["perturbation"])
+    except ValueError as err:
+        errors.append(str(err))
     for name, entry in attribution["experiments"].items():
         if name not in config["experiments"]:
             errors.append(

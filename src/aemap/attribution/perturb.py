@@ -46,8 +46,8 @@ class PerturbationSettings:
     def __post_init__(self) -> None:
         if self.blur_kernel % 2 != 1:
             raise ValueError(
-                f"attribution.perturbation.blur_kernel must be odd (a kernel centred on its pixel), "
-                f"got {self.blur_kernel}"
+                f"attribution.perturbation.blur_kernel: {self.blur_kernel} is even; a blur kernel is "
+                "centred on its pixel, so its size is odd"
             )
 
     def blur_kernel_size(self) -> tuple[int, int]:
@@ -55,7 +55,7 @@ class PerturbationSettings:
         scaled by ``px_scale`` (rounded; at least the centre pixel)."""
         radius = self.blur_kernel // 2
         sx, sy = self.px_scale
-        return tuple(self.blur_kernel if f == 1 else 2 * round(radius * f) + 1 for f in (sy, sx))
+        return (2 * round(radius * sy) + 1, 2 * round(radius * sx) + 1)
 
 
 def _gaussian_1d(sigma: float, size: int) -> torch.Tensor:
@@ -65,11 +65,11 @@ def _gaussian_1d(sigma: float, size: int) -> torch.Tensor:
     return torch.exp(-(r**2) / (2 * sigma**2))
 
 
-def gaussian_kernel(sigma: float | tuple[float, float], size: int | tuple[int, int]) -> torch.Tensor:
-    """Normalised 2-D Gaussian kernel; sigma 0 is the identity. ``sigma`` and
-    ``size`` are one value for both axes or (rows, columns)."""
-    sy, sx = (sigma, sigma) if isinstance(sigma, (int, float)) else sigma
-    ny, nx = (size, size) if isinstance(size, int) else size
+def gaussian_kernel(sigma: tuple[float, float], size: tuple[int, int]) -> torch.Tensor:
+    """Normalised 2-D Gaussian kernel of (rows, columns) ``size`` with
+    per-axis ``sigma`` (rows, columns); sigma 0 is the identity along that axis."""
+    sy, sx = sigma
+    ny, nx = size
     k = _gaussian_1d(sy, ny)[:, None] * _gaussian_1d(sx, nx)[None, :]
     return k / k.sum()
 
