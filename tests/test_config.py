@@ -57,7 +57,12 @@ def _config(**experiments):
     return {
         "default_analyses": copy.deepcopy(CONFIG["default_analyses"]),
         "experiments": {
-            name: {"data": "d", "model": {"family": family}, "train": {}, **extra}
+            name: {
+                "data": "d",
+                "model": {"family": family},
+                "train": {"loss": "bce"} if family == "dense_ae" else {},
+                **extra,
+            }
             for name, (family, extra) in experiments.items()
         },
     }
@@ -97,6 +102,16 @@ def test_analyses_that_build_nothing_or_do_not_fit_are_errors(experiment, messag
     cfg = _config(x=experiment)
     errors = resolve_analyses(cfg)
     assert any(message in e for e in errors), errors
+
+
+def test_a_classifier_loss_defaults_and_an_autoencoder_loss_must_be_chosen():
+    cfg = _config(cnn=("cnn", {}), ae=("dense_ae", {}))
+    del cfg["experiments"]["ae"]["train"]["loss"]
+    errors = resolve_analyses(cfg)
+    assert cfg["experiments"]["cnn"]["train"]["loss"] == "cross_entropy"
+    assert errors == ["experiments.ae.train.loss: missing; a dense_ae model trains with bce or mse: choose one"]
+    cfg = _config(cnn=("cnn", {"train": {"loss": "mse"}}))
+    assert resolve_analyses(cfg) == ["experiments.cnn.train.loss: a cnn model trains with cross_entropy, not 'mse'"]
 
 
 def test_an_experiment_needs_train_or_weights_and_sanity_needs_train():

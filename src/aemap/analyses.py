@@ -30,6 +30,10 @@ ANALYSES: dict[str, tuple[frozenset[str], str]] = {
 }
 
 
+# The training losses of each model family; one alone is the family's default.
+LOSSES = {"cnn": ("cross_entropy",), "dense_ae": ("bce", "mse")}
+
+
 class AnalysesConfigError(ValueError):
     """An experiment's analyses do not fit it (the message names the key)."""
 
@@ -49,8 +53,16 @@ def resolve_analyses(config: dict[str, Any]) -> list[str]:
         if "train" not in exp and "weights" not in exp:
             errors.append(f"experiments.{name}: give `train` (how to train the model) or `weights` (your own model)")
         loss = (exp.get("train") or {}).get("loss")
-        fitting = {"cnn": ("cross_entropy",), "dense_ae": ("bce", "mse")}.get(family, ())
-        if loss is not None and loss not in fitting:
+        fitting = LOSSES.get(family, ())
+        if "train" in exp and loss is None:
+            if len(fitting) == 1:  # a classifier has one loss: it is the default
+                exp["train"]["loss"] = fitting[0]
+            else:
+                errors.append(
+                    f"experiments.{name}.train.loss: missing; a {family} model trains with {' or '.join(fitting)}: "
+                    "choose one"
+                )
+        elif loss is not None and loss not in fitting:
             errors.append(
                 f"experiments.{name}.train.loss: a {family} model trains with {' or '.join(fitting)}, not {loss!r}"
             )
