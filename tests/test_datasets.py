@@ -155,6 +155,40 @@ def test_image_folder(tmp_path):
         read_images(reg.dataset("pets"), tmp_path)
 
 
+def test_image_folder_resizes_to_size_and_names_unreadable_files(tmp_path):
+    """``size`` brings images of any size to one: a constant image stays
+    constant, a pattern scaled up 2x by pixel repetition comes back to
+    itself within the filter's ringing, and deep (float) images keep their
+    type; a file that is not an image, or a cut-off one, is named."""
+    yy, xx = np.mgrid[0:8, 0:10]
+    small = (128 + 100 * np.sin(xx / 3) * np.cos(yy / 4)).astype(np.uint8)  # smooth: the filter keeps it
+    for cls in ("a", "b"):
+        (tmp_path / cls).mkdir()
+    Image.fromarray(np.full((30, 17), 100, np.uint8)).save(tmp_path / "a" / "flat.png")
+    Image.fromarray(small.repeat(2, 0).repeat(2, 1)).save(tmp_path / "a" / "twice.png")
+    Image.fromarray(np.full((5, 5), 0.25, np.float32)).save(tmp_path / "b" / "deep.tiff")
+    entry = {"kind": "image_folder", "path": str(tmp_path), "glob": "*/*.*"}
+    with pytest.raises(DatasetReadError, match=r"data\.datasets\.d\.size: \[height, width\] resizes"):
+        read_images(load_registry(REGISTRY_FILE, datasets={"d": entry}).dataset("d"), tmp_path)
+    reg = load_registry(REGISTRY_FILE, datasets={"d": {**entry, "size": [8, 10]}})
+    data = read_images(reg.dataset("d"), tmp_path)
+    assert data.x.shape == (3, 8, 10) and data.x.dtype == np.float32  # a float image among them: all float
+    np.testing.assert_allclose(data.x[0], 100 / 255, atol=1e-6)
+    assert np.abs(data.x[1] * 255 - small).max() < 8  # Lanczos halving of a 2x-repeated pattern
+    np.testing.assert_allclose(data.x[2], 0.25, atol=1e-6)
+    (tmp_path / "b" / "deep.tiff").unlink()
+    assert read_images(reg.dataset("d"), tmp_path).x.dtype == np.uint8  # 8-bit images stay 8-bit
+    good = (tmp_path / "a" / "twice.png").read_bytes()
+    (tmp_path / "b" / "cut.png").write_bytes(good[: len(good) // 2])
+    with pytest.raises(DatasetReadError, match=r"cut\.png: cannot read as an image"):
+        read_images(reg.dataset("d"), tmp_path)
+    (tmp_path / "b" / "cut.png").write_text("not an image")
+    with pytest.raises(DatasetReadError, match=r"cut\.png: cannot read as an image"):
+        read_images(reg.dataset("d"), tmp_path)
+    with pytest.raises(RegistryError, match="size"):
+        load_registry(REGISTRY_FILE, datasets={"d": {**entry, "size": [0, 10]}})
+
+
 def test_image_folder_keeps_16_bit_and_float_images(tmp_path):
     """16-bit grey PNGs are scaled by 65535, not clipped at 255 as an 8-bit conversion
     would; an 8-bit image beside them is scaled by 255; a float TIFF outside [0, 1] is named."""

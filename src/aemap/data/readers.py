@@ -169,14 +169,37 @@ def _grey(im: Image.Image, path: Path) -> np.ndarray:
     return np.asarray(im.convert("L"), dtype=np.uint8)
 
 
+def _resized(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Grey image ``a`` (uint8, or float32 in [0, 1]) resized to (H, W)
+    ``size`` by Pillow's Lanczos filter (antialiased when shrinking),
+    stretched if the aspect ratio differs; uint8 stays uint8, float stays
+    float (clipped to [0, 1]: the filter overshoots at sharp edges)."""
+    h, w = size
+    if a.shape == (h, w):
+        return a
+    if a.dtype == np.uint8:
+        return np.asarray(Image.fromarray(a).resize((w, h), Image.Resampling.LANCZOS), dtype=np.uint8)
+    out = np.asarray(Image.fromarray(a.astype(np.float32)).resize((w, h), Image.Resampling.LANCZOS))
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
 def read_image_folder(spec: DatasetSpec, root: Path) -> LabelledArrays:
+    key = f"data.datasets.{spec.name}"
     files = _glob(root, spec.options["glob"], f"datasets.{spec.name}.glob")
+    size = spec.options.get("size")
     images = []
     for f in files:
-        with Image.open(f) as im:
-            images.append(_grey(im, f))
+        try:
+            with Image.open(f) as im:
+                grey = _grey(im, f)
+        except OSError as err:  # not an image, or a truncated one (Pillow's messages do not all name the file)
+            raise DatasetReadError(f"{f}: cannot read as an image ({err})") from None
+        images.append(grey if size is None else _resized(grey, tuple(size)))
         if images[-1].shape != images[0].shape:
-            raise DatasetReadError(f"{f}: size {images[-1].shape} differs from {images[0].shape} of {files[0]}")
+            raise DatasetReadError(
+                f"{f}: size {images[-1].shape} differs from {images[0].shape} of {files[0]}; "
+                f"{key}.size: [height, width] resizes every image to one size"
+            )
     y, classes = _label_index([f.parent.name for f in files], spec, f"datasets.{spec.name}")
     if all(a.dtype == np.uint8 for a in images):
         return LabelledArrays(x=np.stack(images), y=y, classes=classes)
