@@ -25,6 +25,7 @@ from aemap.attribution.otsu import FlatMapError, otsu_beta
 from aemap.attribution.perturb import PERTURBATIONS, Perturbation, PerturbationSettings, select_level
 from aemap.attribution.settings import resolve
 from aemap.attribution.stage import (
+    model_input_shape,
     attribute,
     attribute_and_visualise,
     choose_items,
@@ -853,3 +854,15 @@ def test_a_visualisation_is_byte_identical_with_the_pool_before_relu(caplog):
         assert f"{2 if flag else 0} ReLU -> max-pool pair(s) set to run pool first" in caplog.text
     for field in ("x", "mask", "composite", "objective", "mask_mean"):
         assert getattr(runs[0], field).tobytes() == getattr(runs[1], field).tobytes()
+
+
+def test_input_shape_of_a_model_of_ones_own():
+    """aemap's networks carry their input shape; another module needs it given,
+    and only one-channel images can be visualised."""
+    assert model_input_shape(DenseAutoencoder((6, 5), [4, 2])) == (6, 5)
+    plain = nn.Sequential(nn.Flatten(), nn.Linear(30, 2))
+    with pytest.raises(ValueError, match=r"input_shape: a Sequential has no `input_shape` attribute; pass"):
+        model_input_shape(plain)
+    assert model_input_shape(plain, (1, 6, 5)) == (1, 6, 5)
+    with pytest.raises(ValueError, match=r"input_shape \(3, 6, 5\): attribution visualises one-channel images"):
+        model_input_shape(plain, (3, 6, 5))

@@ -5,7 +5,8 @@ arrays, so scripts stay thin and users can call them directly."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -185,6 +186,25 @@ def lambda_reference(kind: str, attributions: np.ndarray, activations: np.ndarra
     raise ValueError(f"attribution.optimise.lambda_reference: unknown {kind!r}; known: attributions, objective")
 
 
+def model_input_shape(model: nn.Module, input_shape: Sequence[int] | None = None) -> tuple[int, ...]:
+    """The shape of one input: ``input_shape`` if given, else the model's
+    own attribute. The visualisations are one-channel images, so it must be
+    (H, W) or (1, H, W)."""
+    if input_shape is None:
+        input_shape = getattr(model, "input_shape", None)
+        if input_shape is None:
+            raise ValueError(
+                f"input_shape: a {type(model).__name__} has no `input_shape` attribute; pass the shape of one "
+                "input, e.g. (1, 28, 28)"
+            )
+    shape = tuple(int(s) for s in input_shape)
+    if len(shape) < 2 or math.prod(shape) != shape[-2] * shape[-1]:
+        raise ValueError(
+            f"input_shape {shape}: attribution visualises one-channel images, so one input must be (H, W) or (1, H, W)"
+        )
+    return shape
+
+
 def visualise_and_score(
     model: nn.Module,
     layer_name: str,
@@ -197,9 +217,14 @@ def visualise_and_score(
     device: torch.device,
     code_stats: tuple[np.ndarray, np.ndarray] | None = None,
     progress: Callable[[int], None] | None = None,
+    input_shape: Sequence[int] | None = None,
 ) -> dict[str, np.ndarray]:
     """Visualise every (image, initialisation) under ``perturbation``; score
-    each visualisation. Items are image-major: item = image * inits + init."""
+    each visualisation. Items are image-major: item = image * inits + init.
+    ``input_shape``: the shape of one input of ``model``, e.g. (28, 28) or
+    (1, 28, 28); by default the model's ``input_shape`` (aemap's networks
+    have one)."""
+    input_shape = model_input_shape(model, input_shape)
     forward = target_function(model)
     layer = resolve_layer(model, layer_name, "attribution layer")
     inits = settings.inits
@@ -207,7 +232,6 @@ def visualise_and_score(
     r = torch.as_tensor(np.repeat(attributions, inits, axis=0), dtype=torch.float32, device=device)
     b = torch.as_tensor(np.repeat(beta, inits), dtype=torch.float32, device=device)
     ref = np.repeat(lambda_reference(settings.lambda_reference, attributions, activations), inits)
-    input_shape = tuple(int(s) for s in model.input_shape)
     vis = visualise(
         forward,
         layer,
@@ -257,7 +281,10 @@ def attribute_and_visualise(
     """One layer and perturbation in memory: the attribution job's result
     (``attribute``) and the visualisation job's (``visualise_and_score``),
     for a notebook or a check. ``code_stats``: an autoencoder's code mean and
-    sd, as the workflow's item choice gives them."""
+    sd, as the workflow's item choice gives them. Any model works whose
+    inputs are one-channel images shaped as ``images[0]``, its layer named
+    by its dotted module path (each activation its own module); for an
+    autoencoder, pass its encoder (the targets are then latent dims)."""
     attr = attribute(model, layer_name, images, targets, settings, device)
     vis = visualise_and_score(
         model,
@@ -270,6 +297,7 @@ def attribute_and_visualise(
         settings,
         device,
         code_stats,
+        input_shape=getattr(model, "input_shape", None) or np.shape(images)[1:],
     )
     return attr, vis
 
