@@ -25,11 +25,11 @@ from aemap.attribution.otsu import FlatMapError, otsu_beta
 from aemap.attribution.perturb import PERTURBATIONS, Perturbation, PerturbationSettings, select_level
 from aemap.attribution.settings import resolve
 from aemap.attribution.stage import (
-    model_input_shape,
     attribute,
     attribute_and_visualise,
     choose_items,
     live_dims,
+    model_input_shape,
     select_autoencoder_items,
     select_classifier_items,
     visualise_and_score,
