@@ -32,7 +32,7 @@ from aemap.io import file_digest, load_npz
 from aemap.models import load_checkpoint
 from aemap.replication import load_claims
 
-from .conftest import REPO, write_audiomnist_fixture, write_emnist_fixture
+from .conftest import REPO, write_audiomnist_fixture, write_emnist_fixture, write_tone
 
 BIN = Path(sys.executable).parent
 CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
@@ -227,7 +227,7 @@ CONFIG_ERRORS = {
     ),
     "references": (
         {
-            "run": ["no_such_experiment"],
+            "run": ["no_such_experiment", "mine"],
             "prepared": {"mnist": {"dataset": "mnst"}, "mnist01": {"classes": ["0", "one"]}},
             "spectrogram": {"fsdd": {"bandpass_hz": [3000, 1000]}},
             "compute": {"device": "cuda:9"},
@@ -281,6 +281,31 @@ def test_config_errors_name_the_key(tmp_path, stage):
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert [m for m in messages if m not in output] == [], output[-3000:]
+
+
+def test_readme_own_data_example_plans_as_written(tmp_path):
+    """The README's my.yaml, with its folder of recordings made here: the dry
+    run plans the autoencoder's analyses; the entry of one's own CNN, not in
+    `run`, may name weights that do not exist yet, and is refused once it is."""
+    example = re.search(r"```yaml\n(# my\.yaml.*?)```", (REPO / "README.md").read_text(), flags=re.S)
+    assert example, "README.md: the own-data example (# my.yaml) is gone"
+    words = tmp_path / "words"
+    for s, speaker in enumerate(("ann", "bob", "cat", "dan", "eve")):
+        for w, word in enumerate(("zero", "one")):
+            for take in range(2):
+                write_tone(words / speaker / f"{word}_{take}.wav", 400 + 300 * w + 20 * s, 16000)
+    text = example.group(1).replace("/data/words", str(words))
+    (tmp_path / "my.yaml").write_text(text)
+    planned = snakemake("-n", "--configfile", "my.yaml", cwd=tmp_path)
+    assert planned.returncode == 0, (planned.stdout + planned.stderr)[-3000:]
+    for job in ("make_spectrograms", "train_model", "compute_permutation_importance", "compute_saliency_maps"):
+        assert job in planned.stdout, job
+    mine = yaml.safe_load(text)
+    mine["run"] = ["my_ae", "my_cnn"]
+    (tmp_path / "both.yaml").write_text(yaml.safe_dump(mine))
+    refused = snakemake("-n", "--configfile", "both.yaml", cwd=tmp_path)
+    assert refused.returncode != 0
+    assert "experiments.my_cnn.weights: no such file: models/my_cnn_state_dict.pt" in refused.stdout + refused.stderr
 
 
 def _fixture_mirror(root: Path, shared: Path) -> dict:
