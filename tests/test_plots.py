@@ -10,16 +10,18 @@ from matplotlib.container import BarContainer
 import aemap.plots.attribution as plots_attribution
 import aemap.plots.data as plots_data
 import aemap.plots.importance as plots_importance
+import aemap.plots.saliency as plots_saliency
 import aemap.plots.sanity as plots_sanity
 import aemap.plots.training as plots_training
 from aemap.plots import plot_class_importance, plot_dataset_samples, plot_reconstructions
+from aemap.plots.style import IMAGE_CMAP, SPECTROGRAM_CMAP
 
 
 @pytest.fixture
 def drawn(monkeypatch):
     """The figures the plot functions save, kept open for inspection (still written)."""
     figures = []
-    for module in (plots_attribution, plots_data, plots_importance, plots_sanity, plots_training):
+    for module in (plots_attribution, plots_data, plots_importance, plots_saliency, plots_sanity, plots_training):
         original = module.save_figure
 
         def keep(fig, path, dpi=150, original=original):
@@ -83,6 +85,38 @@ def test_spectrograms_are_drawn_with_low_frequencies_at_the_bottom(tmp_path, dra
     assert all(im.norm.vmin == 0 and im.norm.vmax == 1 for im in images)  # one fixed scale, not per image
     shown = {im.get_array().tobytes() for im in images}
     assert shown == {x.tobytes() for x in arrays["x_train"]}  # every image drawn once, unaltered
+
+
+@pytest.mark.parametrize(("origin", "cmap"), [("upper", IMAGE_CMAP), ("lower", SPECTROGRAM_CMAP)])
+def test_attribution_and_saliency_figures_keep_the_images_orientation(tmp_path, drawn, origin, cmap):
+    """Spectrograms (origin lower) keep low frequencies at the bottom in every
+    panel of the attribution and saliency figures, as in the data figures;
+    the inputs and visualisations in the dataset's colour map, maps in their own."""
+    rng = np.random.default_rng(3)
+    images, heat = rng.uniform(size=(2, 4, 5)), rng.uniform(size=(2, 4, 5))
+    vis = {"blur": rng.uniform(size=(2, 4, 5)), "pyramid": rng.uniform(size=(2, 4, 5))}
+    corr = {k: np.array([0.1, 0.2]) for k in vis}
+    labels = ["class a", "class b"]
+    plots_attribution.plot_perturbation_grid(images, heat, vis, corr, labels, tmp_path / "p.png", origin=origin)
+    plots_attribution.plot_layer_grid(
+        images, {"c1": heat}, {"c1": vis["blur"]}, labels, tmp_path / "l.png", origin=origin
+    )
+    plots_attribution.plot_latent_dims(
+        images, heat - 0.5, heat, {"h1": vis["blur"]}, {"h1": np.zeros(2)}, labels, tmp_path / "d.png", origin=origin
+    )
+    for fig, panels in zip(drawn[-3:], (8, 6, 8), strict=True):
+        shown = _images(fig)
+        assert len(shown) == panels and all(im.origin == origin for im in shown)
+        assert shown[0].get_cmap().name == cmap  # the input
+    grid = _images(drawn[-3])
+    assert [im.get_cmap().name for im in grid[:4]] == [cmap, plots_attribution.HEAT_CMAP, cmap, cmap]
+    drawn.clear()
+    plots_saliency.plot_saliency_contours(images, heat, ["a", "b"], heat[0], tmp_path / "s.png", origin=origin)
+    maps = [ax for ax in drawn[-1].axes if ax.collections]  # the contour panels
+    bottom, top = maps[0].get_ylim()
+    assert (bottom < top) == (origin == "lower")  # row 0 (low frequency) at the bottom for spectrograms
+    insets = [im for ax in maps for box in ax.child_axes for im in box.images]  # each input, inset
+    assert len(insets) == 2 and all(im.origin == origin and im.get_cmap().name == cmap for im in insets)
 
 
 def test_reconstructions_put_each_original_above_its_reconstruction(tmp_path, drawn):

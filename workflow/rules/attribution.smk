@@ -122,6 +122,7 @@ rule plot_shi_fig8_perturbations:
         code=package_code("plot_shi_fig8_perturbations"),
         perturbations=lambda w: attribution_perturbations(w.experiment),
         dpi=config["figures"]["dpi"],
+        origin=get_image_origin,
     script:
         "../scripts/plot_shi_fig8_perturbations.py"
 
@@ -177,6 +178,7 @@ rule plot_shi_fig16_layers:
         layers=lambda w: attribution_layers(w.experiment),
         perturbation=lambda w: layer_figure_perturbation(w.experiment),
         dpi=config["figures"]["dpi"],
+        origin=get_image_origin,
     script:
         "../scripts/plot_shi_fig16_layers.py"
 
@@ -209,5 +211,6 @@ rule plot_attribution_latent_dims:
         layers=lambda w: attribution_layers(w.experiment),
         perturbation=lambda w: layer_figure_perturbation(w.experiment),
         dpi=config["figures"]["dpi"],
+        origin=get_image_origin,
     script:
         "../scripts/plot_attribution_latent_dims.py"

@@ -45,5 +45,6 @@ rule plot_arumugam_fig7_saliency:
     params:
         code=package_code("plot_arumugam_fig7_saliency"),
         dpi=config["figures"]["dpi"],
+        origin=get_image_origin,
     script:
         "../scripts/plot_arumugam_fig7_saliency.py"

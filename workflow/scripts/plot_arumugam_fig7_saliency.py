@@ -20,4 +20,5 @@ plot_saliency_contours(
     title=f"{sm.wildcards.experiment}: saliency of the latent variables (cf. Arumugam & Kiran Fig. 7), "
     f"{str(data['method'])}, mean over {len(data['maps'])} test images",
     dpi=sm.params.dpi,
+    origin=sm.params.origin,
 )

@@ -30,4 +30,5 @@ plot_latent_dims(
     title=f"{sm.wildcards.experiment}: what drives each top latent dim (perturbation {sm.params.perturbation}); "
     "r = Pearson r of M*X* with Inglis et al.'s signed heatmap",
     dpi=sm.params.dpi,
+    origin=sm.params.origin,
 )

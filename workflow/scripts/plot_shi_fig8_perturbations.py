@@ -23,4 +23,5 @@ plot_perturbation_grid(
     title=f"{sm.wildcards.experiment}, layer {sm.wildcards.layer}: M*X* per perturbation, first initialisation; "
     "r = visualisation correlation (cf. Shi et al. Figs. 6-8)",
     dpi=sm.params.dpi,
+    origin=sm.params.origin,
 )

@@ -36,6 +36,7 @@ from aemap.explore.data import (  # noqa: E402
     orient,
     pixel_ranks,
 )
+from aemap.plots.style import image_cmap  # noqa: E402 - the figures' colours for the data's images
 
 HEAT_PX = 168  # displayed size of the longer side of a heatmap
 MAX_TOP_K = 64
@@ -482,8 +483,13 @@ def create_app(root: str | Path) -> App:
                 return _message(f"No explained test image of class {input.class_name()} in layer {layer}.")
             turn = orientation()
 
-            def cell(image, cmap="gray_r", low=0.0, high=1.0, caption=""):
-                shown = orient(image, *turn)
+            # In the data's own orientation and colours: spectrograms (origin 'lower')
+            # with frequency upward, as in the importance and saliency tabs.
+            image_colours = image_cmap(current.image_origin)
+
+            def cell(image, cmap=None, low=0.0, high=1.0, caption=""):
+                shown = orient(natural(image, current.image_origin), *turn)
+                cmap = cmap or image_colours
                 rgba = _grey_rgba(shown, cmap, low, high)
                 return ui.tags.td(
                     ui.tags.img(src=_png(rgba, max(1, _scale_for(shown.shape) // 2))),

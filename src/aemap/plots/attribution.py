@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from aemap.plots.style import IMAGE_CMAP, new_figure, save_figure
+from aemap.plots.style import image_cmap, new_figure, save_figure
 
 HEAT_CMAP = "inferno"
 SIGNED_CMAP = "bwr"  # Inglis et al.'s blue - white - red
@@ -20,16 +20,19 @@ def _off(ax) -> None:
     ax.set_yticks([])
 
 
-def _image(ax, img, cmap=IMAGE_CMAP, vmin=0.0, vmax=1.0, title=None):
-    ax.imshow(img, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+def _image(ax, img, origin="upper", cmap=None, vmin=0.0, vmax=1.0, title=None):
+    """One panel in the dataset's orientation (``origin``: ``lower`` draws a
+    spectrogram's low frequencies at the bottom); the dataset's image colour
+    map unless ``cmap`` is given."""
+    ax.imshow(img, cmap=cmap or image_cmap(origin), vmin=vmin, vmax=vmax, origin=origin, interpolation="nearest")
     _off(ax)
     if title:
         ax.set_title(title, fontsize=7)
 
 
-def _heat(ax, heat, title=None):
+def _heat(ax, heat, origin="upper", title=None):
     top = float(np.max(heat)) if np.max(heat) > 0 else 1.0
-    _image(ax, heat, cmap=HEAT_CMAP, vmin=0.0, vmax=top, title=title)
+    _image(ax, heat, origin, cmap=HEAT_CMAP, vmin=0.0, vmax=top, title=title)
 
 
 def _grid(
@@ -40,13 +43,14 @@ def _grid(
     images: np.ndarray,
     row_labels: Sequence[str],
     first_title: str = "input",
+    origin: str = "upper",
 ):
     """A figure of n_rows x n_cols panels whose first column shows ``images``
     with the row labels; returns (figure, axes)."""
     fig = new_figure(width * n_cols + 0.4, height * n_rows + 0.5)
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
     for i in range(n_rows):
-        _image(axes[i, 0], images[i], title=first_title if i == 0 else None)
+        _image(axes[i, 0], images[i], origin, title=first_title if i == 0 else None)
         axes[i, 0].set_ylabel(row_labels[i], fontsize=7)
     return fig, axes
 
@@ -81,15 +85,17 @@ def plot_perturbation_grid(
     path: str | os.PathLike[str],
     title: str = "",
     dpi: int = 150,
+    origin: str = "upper",
 ) -> None:
     """Rows: explained items. Columns: the input, its attribution map, then the
-    visualisation (M* X*) under each perturbation with its correlation."""
+    visualisation (M* X*) under each perturbation with its correlation.
+    ``origin``: the images' ``image_origin`` (``lower`` for spectrograms)."""
     names = list(visualisations)
-    fig, axes = _grid(len(images), 2 + len(names), 1.15, 1.2, images, row_labels)
+    fig, axes = _grid(len(images), 2 + len(names), 1.15, 1.2, images, row_labels, origin=origin)
     for i in range(len(images)):
-        _heat(axes[i, 1], heatmaps[i], title="attribution" if i == 0 else None)
+        _heat(axes[i, 1], heatmaps[i], origin, title="attribution" if i == 0 else None)
         for j, name in enumerate(names):
-            _image(axes[i, 2 + j], visualisations[name][i], title=name if i == 0 else None)
+            _image(axes[i, 2 + j], visualisations[name][i], origin, title=name if i == 0 else None)
             _r_label(axes[i, 2 + j], correlations[name][i])
     _finish(fig, path, title, dpi)
 
@@ -163,15 +169,16 @@ def plot_layer_grid(
     path: str | os.PathLike[str],
     title: str = "",
     dpi: int = 150,
+    origin: str = "upper",
 ) -> None:
     """Rows: explained items. Columns: the input, then per layer its attribution
     map and its visualisation (M* X*)."""
     layers = list(visualisations)
-    fig, axes = _grid(len(images), 1 + 2 * len(layers), 1.1, 1.15, images, row_labels)
+    fig, axes = _grid(len(images), 1 + 2 * len(layers), 1.1, 1.15, images, row_labels, origin=origin)
     for i in range(len(images)):
         for j, layer in enumerate(layers):
-            _heat(axes[i, 1 + 2 * j], heatmaps[layer][i], title=f"{layer} map" if i == 0 else None)
-            _image(axes[i, 2 + 2 * j], visualisations[layer][i], title=f"{layer}" if i == 0 else None)
+            _heat(axes[i, 1 + 2 * j], heatmaps[layer][i], origin, title=f"{layer} map" if i == 0 else None)
+            _image(axes[i, 2 + 2 * j], visualisations[layer][i], origin, title=f"{layer}" if i == 0 else None)
     _finish(fig, path, title, dpi)
 
 
@@ -185,17 +192,20 @@ def plot_latent_dims(
     path: str | os.PathLike[str],
     title: str = "",
     dpi: int = 150,
+    origin: str = "upper",
 ) -> None:
     """Rows: latent dims. Columns: the image driving the dim hardest, Inglis et
     al.'s signed heatmap of the dim, the attribution map, then the visualisation
     of each layer with its Pearson r against the Inglis heatmap."""
     layers = list(visualisations)
-    fig, axes = _grid(len(images), 3 + len(layers), 1.25, 1.25, images, row_labels, first_title="image")
+    fig, axes = _grid(len(images), 3 + len(layers), 1.25, 1.25, images, row_labels, first_title="image", origin=origin)
     for i in range(len(images)):
         lim = float(np.abs(inglis[i]).max()) or 1.0
-        _image(axes[i, 1], inglis[i], cmap=SIGNED_CMAP, vmin=-lim, vmax=lim, title="Inglis signed" if i == 0 else None)
-        _heat(axes[i, 2], heatmaps[i], title="attribution" if i == 0 else None)
+        signed_title = "Inglis signed" if i == 0 else None
+        _image(axes[i, 1], inglis[i], origin, cmap=SIGNED_CMAP, vmin=-lim, vmax=lim, title=signed_title)
+        _heat(axes[i, 2], heatmaps[i], origin, title="attribution" if i == 0 else None)
         for j, layer in enumerate(layers):
-            _image(axes[i, 3 + j], visualisations[layer][i], title=f"visualisation ({layer})" if i == 0 else None)
+            vis_title = f"visualisation ({layer})" if i == 0 else None
+            _image(axes[i, 3 + j], visualisations[layer][i], origin, title=vis_title)
             _r_label(axes[i, 3 + j], r_values[layer][i])
     _finish(fig, path, title, dpi)

@@ -7,11 +7,7 @@ import os
 
 import numpy as np
 
-from aemap.plots.style import IMAGE_CMAP, SPECTROGRAM_CMAP, new_figure, save_figure
-
-
-def _cmap(origin: str) -> str:
-    return SPECTROGRAM_CMAP if origin == "lower" else IMAGE_CMAP
+from aemap.plots.style import SPECTROGRAM_CMAP, image_cmap, new_figure, save_figure
 
 
 def plot_dataset_samples(
@@ -39,7 +35,9 @@ def plot_dataset_samples(
             for spine in ax.spines.values():
                 spine.set_visible(False)
             if col < len(picks):
-                ax.imshow(x[picks[col]], cmap=_cmap(origin), vmin=0, vmax=1, origin=origin, interpolation="nearest")
+                ax.imshow(
+                    x[picks[col]], cmap=image_cmap(origin), vmin=0, vmax=1, origin=origin, interpolation="nearest"
+                )
         axes[row, 0].set_ylabel(f"{name}\n(n={len(members)})", rotation=0, ha="right", va="center")
     counts = f"{len(arrays['y_train'])} train / {len(arrays['y_test'])} test"
     fig.suptitle(f"{title}: {counts}" if title else counts)

@@ -11,9 +11,8 @@ import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.patches import Rectangle
 
-from aemap.plots.data import _cmap
 from aemap.plots.importance import DIVERGING_CMAP
-from aemap.plots.style import class_colours, new_figure, save_figure, scatter_by_class
+from aemap.plots.style import class_colours, image_cmap, new_figure, save_figure, scatter_by_class
 
 
 def plot_latent_views(
@@ -77,7 +76,7 @@ def plot_latent_grid(
     left.set_xlabel("latent dim 1")
     left.set_ylabel("latent dim 2")
     left.set_title("test codes (dashed: the decoded grid's span)")
-    cmap = "magma" if origin == "lower" else "gray_r"
+    cmap = image_cmap(origin)
     right.imshow(
         mosaic,
         cmap=cmap,
@@ -115,7 +114,11 @@ def plot_reconstruction_error_examples(
     image = None
     for k in range(n):
         for row, (data, cmap, top) in enumerate(
-            [(originals[k], _cmap(origin), 1.0), (reconstructions[k], _cmap(origin), 1.0), (diff[k], "inferno", vmax)]
+            [
+                (originals[k], image_cmap(origin), 1.0),
+                (reconstructions[k], image_cmap(origin), 1.0),
+                (diff[k], "inferno", vmax),
+            ]
         ):
             ax = axes[row, k]
             shown = ax.imshow(data, cmap=cmap, vmin=0, vmax=top, origin=origin, interpolation="nearest")

@@ -29,6 +29,13 @@ IMAGE_CMAP = "gray_r"  # ink dark on white, as the papers print digits
 SPECTROGRAM_CMAP = "magma"
 
 
+def image_cmap(origin: str) -> str:
+    """The colour map of a dataset's images, by their ``image_origin``: digits
+    and pictures (``upper``: row 0 at the top) as ink, spectrograms
+    (``lower``: frequency upward) in ``SPECTROGRAM_CMAP``."""
+    return SPECTROGRAM_CMAP if origin == "lower" else IMAGE_CMAP
+
+
 def class_colours(n: int):
     """The qualitative colour map for ``n`` classes."""
     return matplotlib.colormaps["tab10" if n <= 10 else "tab20"]

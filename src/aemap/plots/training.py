@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aemap.plots.style import IMAGE_CMAP, SPECTROGRAM_CMAP, new_figure, save_figure
+from aemap.plots.style import image_cmap, new_figure, save_figure
 
 LOSS_NAMES = {"bce": "binary cross-entropy", "mse": "mean squared error", "cross_entropy": "cross-entropy"}
 
@@ -77,7 +77,7 @@ def _image_rows(
     n_cols = len(labels)
     fig = new_figure(0.9 * n_cols + 1.0, 0.95 * len(rows) + 0.5)
     axes = fig.subplots(len(rows), n_cols, squeeze=False)
-    cmap = SPECTROGRAM_CMAP if origin == "lower" else IMAGE_CMAP
+    cmap = image_cmap(origin)
     for r, (name, images) in enumerate(rows):
         for c in range(n_cols):
             ax = axes[r, c]
