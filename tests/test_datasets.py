@@ -272,6 +272,30 @@ def test_unnamed_labels_give_the_classes_present(tmp_path, labels, classes, indi
     assert [data.classes[i] for i in data.y] == [str(v) for v in labels]  # each image keeps its label's name
 
 
+def test_npz_labels_may_be_names_or_whole_floats(tmp_path):
+    """String labels are class names (sorted, or in the order of `classes`);
+    float labels are class indices when whole; anything else is refused with
+    the file named."""
+
+    def read(y, **entry):
+        save_npz(tmp_path / "d.npz", x=np.zeros((len(y), 3, 3), np.uint8), y=np.asarray(y))
+        datasets = {"d": {"kind": "npz", "path": str(tmp_path), "file": "d.npz", **entry}}
+        return read_images(load_registry(REGISTRY_FILE, datasets=datasets).dataset("d"), tmp_path)
+
+    data = read(["dog", "cat", "dog", "emu"])
+    assert data.classes == ("cat", "dog", "emu") and data.y.tolist() == [1, 0, 1, 2]
+    data = read(["dog", "cat", "dog"], classes=["dog", "cat", "emu"])  # the given order; emu has no image here
+    assert data.classes == ("dog", "cat", "emu") and data.y.tolist() == [0, 1, 0]
+    with pytest.raises(DatasetReadError, match=r"d\.npz: labels \['yak'\] are not in datasets\.d\.classes"):
+        read(["dog", "yak"], classes=["dog", "cat"])
+    data = read([1.0, 3.0, 1.0])
+    assert data.classes == ("1", "3") and data.y.tolist() == [0, 1, 0]
+    with pytest.raises(DatasetReadError, match=r"d\.npz: float labels must be whole numbers .* found \[0\.5\]"):
+        read([1.0, 0.5])
+    with pytest.raises(DatasetReadError, match=r"labels must be a 1-D array of integers or class names"):
+        read([[0, 1], [1, 0]])
+
+
 def _toy(n_per_class=(30, 20, 10), groups=None):
     y = np.concatenate([np.full(n, c) for c, n in enumerate(n_per_class)])
     x = (np.arange(len(y))[:, None, None] % 256 * np.ones((1, 2, 2))).astype(np.uint8)

@@ -42,10 +42,26 @@ def _labels_and_classes(spec: DatasetSpec, y: np.ndarray, origin: str) -> tuple[
     With names (key ``classes``), label i is ``classes[i]``. Without, the
     classes are the distinct labels present, in order, named by their value:
     1-based or sparse labels (1..10, or only 3 and 7) give no empty classes
-    that a classifier would be trained on and figures drawn for."""
+    that a classifier would be trained on and figures drawn for.
+
+    String labels are class names, as an image folder's are: sorted, or in
+    the order of ``classes``. Float labels are accepted where each is a
+    whole number (as exports from pandas or MATLAB often store them)."""
     y = np.asarray(y)
+    if y.ndim == 1 and y.dtype.kind in "US":
+        return _label_index([str(v) for v in y.astype(str)], spec, origin)
+    if y.ndim == 1 and y.dtype.kind == "f":
+        whole = np.isfinite(y).all() and bool((y == np.round(y)).all())
+        if not whole:
+            bad = y[~(np.isfinite(y) & (y == np.round(y)))][:3]
+            raise DatasetReadError(
+                f"{origin}: float labels must be whole numbers (class indices), found {bad.tolist()}"
+            )
+        y = y.astype(np.int64)
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise DatasetReadError(f"{origin}: labels must be a 1-D integer array, got {y.dtype} {y.shape}")
+        raise DatasetReadError(
+            f"{origin}: labels must be a 1-D array of integers or class names, got {y.dtype} {y.shape}"
+        )
     if spec.classes is not None:
         if y.size and (y.min() < 0 or y.max() >= len(spec.classes)):
             raise DatasetReadError(
