@@ -68,6 +68,27 @@ def test_paths_outside_the_folder_are_refused(tmp_path):
         explorer.attribution_inputs("exp", "..")
 
 
+def test_attribution_shows_what_the_last_collected_run_holds(tmp_path):
+    """Layers and perturbations removed from the config leave their files
+    behind; once a run has collected metrics.csv only its pairs are shown
+    (before it, every file on disk)."""
+    base = tmp_path / "results" / "exp" / "attribution"
+    for layer in ("conv1", "conv2"):
+        (base / layer).mkdir(parents=True)
+        for name in ("attributions", "none", "blur"):
+            np.savez(base / layer / f"{name}.npz", a=np.zeros(1))
+    explorer = Explorer(tmp_path / "results")
+    assert explorer.attribution_layers("exp") == ["conv1", "conv2"]
+    assert explorer.attribution_perturbations("exp", "conv2") == ["none", "blur"]
+    pd.DataFrame({"layer": ["conv2", "conv2"], "perturbation": ["blur", "blur"], "image": [0, 1]}).to_csv(
+        base / "metrics.csv", index=False
+    )
+    assert explorer.attribution_layers("exp") == ["conv2"]
+    assert explorer.attribution_perturbations("exp", "conv2") == ["blur"]
+    with pytest.raises(UnsafePath, match="is not an attribution layer"):
+        explorer.attribution_perturbations("exp", "conv1")
+
+
 def test_experiments_are_folders_with_results_only(tmp_path):
     root = tmp_path / "results"
     write_importance_results(root, "b_ae")

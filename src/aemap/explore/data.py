@@ -243,11 +243,23 @@ class Explorer:
     def corruption(self, name: str) -> pd.DataFrame:
         return self.folder.csv(name, "sanity/corruption.csv")
 
+    def _collected(self, name: str) -> pd.DataFrame | None:
+        """The (layer, perturbation) pairs of the last collected run
+        (``attribution/metrics.csv``), or None where there is none: files of
+        layers or perturbations since removed from the config stay on disk,
+        and are not shown beside the current ones."""
+        if not self.folder.has(name, "attribution", "metrics.csv"):
+            return None
+        table = self.folder.csv(name, "attribution", "metrics.csv", usecols=["layer", "perturbation"])
+        return table.drop_duplicates().astype(str)
+
     def attribution_layers(self, name: str) -> list[str]:
         base = self.folder.path(name, "attribution")
         if not base.is_dir():
             return []
-        return sorted(p.name for p in base.iterdir() if (p / "attributions.npz").is_file())
+        layers = sorted(p.name for p in base.iterdir() if (p / "attributions.npz").is_file())
+        collected = self._collected(name)
+        return layers if collected is None else [la for la in layers if la in set(collected["layer"])]
 
     def attribution_perturbations(self, name: str, layer: str) -> list[str]:
         if layer not in self.attribution_layers(name):
@@ -255,6 +267,9 @@ class Explorer:
         order = ["none", "blur", "constant", "gaussian", "fractal", "pyramid"]
         present = [p.stem for p in self.folder.path(name, "attribution", layer).glob("*.npz")]
         present = [p for p in present if p != "attributions"]
+        collected = self._collected(name)
+        if collected is not None:
+            present = [p for p in present if p in set(collected.loc[collected["layer"] == layer, "perturbation"])]
         return sorted(present, key=lambda p: (order.index(p) if p in order else len(order), p))
 
     def attribution(self, name: str, layer: str, perturbation: str) -> dict[str, np.ndarray]:
