@@ -142,6 +142,14 @@ def test_describe_reads_the_view_shape_classes_and_what_is_missing(tmp_path):
     assert missing["saliency"] == "results/ae/saliency/maps.npz"
     cnn = explorer.describe("cnn")
     assert cnn.family == "cnn" and [a for a, _, _ in cnn.missing()] == ["attribution"]
+    # A classifier of spectrograms: only its attributions say how its images stand.
+    layer = root / "cnn" / "attribution" / "conv1"
+    layer.mkdir(parents=True)
+    pd.DataFrame({"layer": ["conv1"], "perturbation": ["none"]}).to_csv(layer.parent / "metrics.csv", index=False)
+    images, classes = np.zeros((2, 4, 6)), np.array(["yes", "no"])
+    np.savez(layer / "attributions.npz", images=images, classes=classes, image_origin=np.array("lower"))
+    cnn = explorer.describe("cnn")
+    assert (cnn.classes, cnn.image_shape, cnn.image_origin) == (["yes", "no"], (4, 6), "lower")
 
 
 # --- how dims are chosen and drawn ------------------------------------------------------------

@@ -42,6 +42,7 @@ save_npz(
     images=data["x_test"][rows],
     y=data["y_test"][rows],
     classes=data["classes"],
+    image_origin=data["image_origin"],  # how the explorer orients the images (spectrograms: 'lower')
     layer=np.asarray(sm.wildcards.layer),
     baseline=np.asarray(sm.params.attribution["baseline"]["kind"]),
 )

@@ -189,8 +189,11 @@ class Explorer:
             if source == "attribution" and analyses["attribution"]:
                 layers = self.attribution_layers(name)
                 if layers:
-                    arrays = folder.npz(name, "attribution", layers[0], "attributions.npz", keys=("classes", "images"))
+                    arrays = folder.npz(
+                        name, "attribution", layers[0], "attributions.npz", keys=("classes", "images", "image_origin")
+                    )
                     classes = [str(c) for c in arrays.get("classes", [])]
+                    origin = str(arrays.get("image_origin", origin))
                     shape = shape or tuple(arrays["images"].shape[1:])
             elif source != "attribution" and folder.has(name, source):
                 arrays = folder.npz(name, source, keys=("classes", "image_origin", "clean"))
