@@ -10,6 +10,7 @@ from aemap.explain.saliency import (
     autograd_jacobian,
     csda_jacobian,
     saliency_from_jacobian,
+    saliency_maps,
 )
 from aemap.models.train import train_experiment
 
@@ -64,3 +65,23 @@ def test_unsupported_layers_are_named():
 def test_saliency_is_the_l2_norm_over_latents():
     jac = torch.tensor([[[3.0, 0.0, 1.0], [4.0, 0.0, -1.0]]], dtype=torch.float64)
     np.testing.assert_allclose(saliency_from_jacobian(jac), [[5.0, 0.0, np.sqrt(2.0)]])
+
+
+def test_a_convolutional_encoder_gets_autograd_maps_without_the_cross_check():
+    """The complex step runs dense encoders only: a convolutional one is refused
+    by it, naming autograd, and gets autograd's maps (each pixel's L2 norm of the
+    code's gradient, checked here one latent variable at a time), with the
+    cross-check recorded as NaN rather than failing."""
+    torch.manual_seed(0)
+    encoder = nn.Sequential(
+        nn.Unflatten(1, (1, 6)), nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(72, 3)
+    ).double()
+    x = np.random.default_rng(0).random((3, 6, 6))
+    with pytest.raises(ValueError, match="unsupported layer Unflatten.*use method='autograd'"):
+        saliency_maps(encoder, x, method="csda")
+    result = saliency_maps(encoder, x, method="autograd")
+    assert np.isnan(result["csda_vs_autograd_rel"])
+    xt = torch.tensor(x, requires_grad=True)
+    grads = [torch.autograd.grad(encoder(xt)[:, k].sum(), xt)[0] for k in range(3)]
+    expected = torch.stack(grads).pow(2).sum(0).sqrt().numpy()
+    np.testing.assert_allclose(result["maps"], expected, rtol=1e-6)
