@@ -262,7 +262,7 @@ class Explorer:
             return []
         layers = sorted(p.name for p in base.iterdir() if (p / "attributions.npz").is_file())
         collected = self._collected(name)
-        return layers if collected is None else [la for la in layers if la in set(collected["layer"])]
+        return layers if collected is None else [la for la in layers if la in set(collected["layer"].tolist())]
 
     def attribution_perturbations(self, name: str, layer: str) -> list[str]:
         if layer not in self.attribution_layers(name):
@@ -272,7 +272,8 @@ class Explorer:
         present = [p for p in present if p != "attributions"]
         collected = self._collected(name)
         if collected is not None:
-            present = [p for p in present if p in set(collected.loc[collected["layer"] == layer, "perturbation"])]
+            kept = set(collected.loc[collected["layer"] == layer, "perturbation"].tolist())
+            present = [p for p in present if p in kept]
         return sorted(present, key=lambda p: (order.index(p) if p in order else len(order), p))
 
     def attribution(self, name: str, layer: str, perturbation: str) -> dict[str, np.ndarray]:
