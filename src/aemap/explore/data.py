@@ -262,7 +262,10 @@ class Explorer:
             return []
         layers = sorted(p.name for p in base.iterdir() if (p / "attributions.npz").is_file())
         collected = self._collected(name)
-        return layers if collected is None else [la for la in layers if la in set(collected["layer"].tolist())]
+        if collected is None:
+            return layers
+        kept = set(collected["layer"].tolist())
+        return [la for la in layers if la in kept]
 
     def attribution_perturbations(self, name: str, layer: str) -> list[str]:
         if layer not in self.attribution_layers(name):
