@@ -35,11 +35,10 @@ from pathlib import Path
 
 import torch
 
-from aemap.attribution.fastconv import single_channel_convs
 from aemap.attribution.layers import layer_shape, resolve_layer, trunk
-from aemap.attribution.visualise import OptimiseSettings, frozen, visualise
+from aemap.attribution.visualise import OptimiseSettings, network_for_visualisation, visualise
 from aemap.models import build_model, load_checkpoint
-from aemap.models.layout import channels_last, pool_before_relu, uses_channels_last
+from aemap.models.layout import uses_channels_last
 
 SPEC = {"family": "cnn", "channels": [32, 64, 64], "kernel_size": 3, "pool": 2, "hidden": [128]}
 
@@ -80,20 +79,15 @@ def seconds_per_vis(
     if not one_at_a_time:  # the whole batch as one chunk (a GPU's 1024 items are 7 chunks at the default budget)
         s = dataclasses.replace(s, max_batch=max(n, s.random_block), memory_budget_mb=16384)
     visualise(model, layer, (28, 28), r[:1], beta[:1], kind, dataclasses.replace(s, steps=2))  # warm-up
-    best = float("inf")
-    for _ in range(repeat):
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
+
+    def work() -> None:
         if one_at_a_time:
             for i in range(n):
                 visualise(model, layer, (28, 28), r[i : i + 1], beta[i : i + 1], kind, s)
         else:
             visualise(model, layer, (28, 28), r, beta, kind, s)
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - t0)
-    return best / n
+
+    return best_seconds(work, device, repeat) / n
 
 
 def network_seconds_per_vis(model, layer_name: str, n: int, steps: int, device: str, repeat: int = 1) -> float:
@@ -107,32 +101,38 @@ def network_seconds_per_vis(model, layer_name: str, n: int, steps: int, device: 
     shape = layer_shape(model, layer, (28, 28))
     g = torch.Generator(device="cpu").manual_seed(0)
     r = torch.rand((n, *shape), generator=g).to(device)
-    fast = uses_channels_last(model, device, "auto")
+    defaults = OptimiseSettings()
+    fast = uses_channels_last(model, device, defaults.memory_format)
     if fast and r.dim() == 4:
         r = r.to(memory_format=torch.channels_last)
     x = torch.rand((n, 1, 28, 28), generator=g).to(device)
     if fast:
         x = x.to(memory_format=torch.channels_last)
     x.requires_grad_(True)
+
+    def run(steps: int) -> None:
+        for _ in range(steps):
+            x.grad = None
+            (trunk(model, layer, x) * r).sum().backward()
+
+    with network_for_visualisation(model, layer, device, fast, defaults.pool_before_relu):
+        run(1)  # warm-up
+        return best_seconds(lambda: run(steps), device, repeat) / n
+
+
+def best_seconds(work, device: str, repeat: int) -> float:
+    """The best of ``repeat`` timings of ``work()`` (the least disturbed by
+    other work on the machine), the GPU synchronised around each."""
     best = float("inf")
-    with (
-        frozen(model),
-        channels_last(model, fast),
-        single_channel_convs(model, fast and device == "cpu"),
-        pool_before_relu(model, layer, True),
-    ):
-        for attempt in range(repeat + 1):  # the first is a warm-up
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            for _ in range(steps):
-                x.grad = None
-                (trunk(model, layer, x) * r).sum().backward()
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            if attempt:
-                best = min(best, time.perf_counter() - t0)
-    return best / n
+    for _ in range(repeat):
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        work()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t0)
+    return best
 
 
 def main() -> None:

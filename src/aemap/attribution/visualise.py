@@ -178,6 +178,27 @@ def network_precision(device: torch.device | str, precision: str) -> torch.autoc
     return torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None)
 
 
+@contextlib.contextmanager
+def network_for_visualisation(
+    forward: object, layer: nn.Module, device: torch.device | str, fast_layout: bool, pool_first: bool
+) -> Iterator[tuple[int, int]]:
+    """The network as the optimisation runs it: weights frozen, channels-last
+    feature maps where ``fast_layout``, the CPU's image-gradient kernel of the
+    first convolution replaced, ReLU -> max-pool pairs run pool first where
+    ``pool_first``. Yields (convolutions swapped, pairs reordered); all is
+    restored afterwards."""
+    with (
+        frozen(forward),
+        channels_last(forward, fast_layout),
+        # The CPU's slow kernel for the first convolution's image gradient, replaced
+        # (measured on the CPU only: a GPU keeps its own).
+        single_channel_convs(forward, fast_layout and torch.device(device).type == "cpu") as swapped,
+        pool_before_relu(forward, layer, pool_first) as fused,
+        layout_hint(fast_layout, "attribution.optimise.memory_format"),
+    ):
+        yield swapped, fused
+
+
 def chunk_size(per_item: int, s: OptimiseSettings) -> int:
     """Items per chunk: as many whole random blocks as ``memory_budget_mb``
     and ``max_batch`` allow, and at least one block (a block cannot be split
@@ -263,15 +284,7 @@ def visualise(
             s.max_batch,
             s.random_block,
         )
-    with (
-        frozen(forward),
-        channels_last(forward, fast_layout),
-        # The CPU's slow kernel for the first convolution's image gradient, replaced
-        # (measured on the CPU only: a GPU keeps its own).
-        single_channel_convs(forward, fast_layout and torch.device(device).type == "cpu") as swapped,
-        pool_before_relu(forward, layer, s.pool_before_relu) as fused,
-        layout_hint(fast_layout, "attribution.optimise.memory_format"),
-    ):
+    with network_for_visualisation(forward, layer, device, fast_layout, s.pool_before_relu) as (swapped, fused):
         log.info(
             "feature maps %s; %d first convolution(s) with the CPU image-gradient kernel; "
             "%d ReLU -> max-pool pair(s) set to run pool first",

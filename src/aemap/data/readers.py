@@ -49,11 +49,11 @@ def _labels_and_classes(spec: DatasetSpec, y: np.ndarray, origin: str) -> tuple[
     whole number (as exports from pandas or MATLAB often store them)."""
     y = np.asarray(y)
     if y.ndim == 1 and y.dtype.kind in "US":
-        return _label_index([str(v) for v in y.astype(str)], spec, origin)
+        return _label_index(y.astype(str).tolist(), spec, origin)
     if y.ndim == 1 and y.dtype.kind == "f":
-        whole = np.isfinite(y).all() and bool((y == np.round(y)).all())
-        if not whole:
-            bad = y[~(np.isfinite(y) & (y == np.round(y)))][:3]
+        whole = np.isfinite(y) & (y == np.round(y))
+        if not whole.all():
+            bad = y[~whole][:3]
             raise DatasetReadError(
                 f"{origin}: float labels must be whole numbers (class indices), found {bad.tolist()}"
             )

@@ -112,13 +112,10 @@ def plot_reconstruction_error_examples(
     fig = new_figure(max(1.0 * n, 4.0), 3.5)
     axes = fig.subplots(3, n, squeeze=False)
     image = None
+    colours = image_cmap(origin)
     for k in range(n):
         for row, (data, cmap, top) in enumerate(
-            [
-                (originals[k], image_cmap(origin), 1.0),
-                (reconstructions[k], image_cmap(origin), 1.0),
-                (diff[k], "inferno", vmax),
-            ]
+            [(originals[k], colours, 1.0), (reconstructions[k], colours, 1.0), (diff[k], "inferno", vmax)]
         ):
             ax = axes[row, k]
             shown = ax.imshow(data, cmap=cmap, vmin=0, vmax=top, origin=origin, interpolation="nearest")
