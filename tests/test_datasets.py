@@ -51,6 +51,33 @@ def test_user_entry_replaces_registry_entry(tmp_path):
     assert reg.fingerprint("dataset", "mnist") != load_registry(REGISTRY_FILE).fingerprint("dataset", "mnist")
 
 
+def test_display_defaults_by_kind_and_never_changes_the_fingerprint(tmp_path):
+    """Folders of image files are drawn as stored, arrays like MNIST's as ink; a
+    `display` is a figure setting, outside the fingerprint that re-prepares data."""
+    folder = {"kind": "image_folder", "path": str(tmp_path), "glob": "*/*.png"}
+    arrays = {"kind": "npz", "path": str(tmp_path), "file": "a.npz"}
+    reg = load_registry(REGISTRY_FILE, datasets={"photos": folder, "arrays": arrays})
+    assert [reg.dataset(n).display for n in ("photos", "arrays", "mnist", "fashion_mnist")] == [
+        "natural",
+        "ink",
+        "ink",
+        "ink",
+    ]
+    flipped = load_registry(
+        REGISTRY_FILE, datasets={"photos": {**folder, "display": "ink"}, "arrays": {**arrays, "display": "natural"}}
+    )
+    assert (flipped.dataset("photos").display, flipped.dataset("arrays").display) == ("ink", "natural")
+    assert "display" not in flipped.dataset("arrays").options
+    for name in ("photos", "arrays"):
+        assert flipped.fingerprint("dataset", name) == reg.fingerprint("dataset", name)
+    with pytest.raises(RegistryError, match=r"datasets\.photos.*display.*'sepia'|'sepia'.*display"):
+        load_registry(REGISTRY_FILE, datasets={"photos": {**folder, "display": "sepia"}})
+    # Spectrograms have their own colour map: a display there is refused, not ignored.
+    wav = {"kind": "wav_folder", "path": str(tmp_path), "glob": "*.wav", "regex": r"(?P<label>\d)_", "display": "ink"}
+    with pytest.raises(RegistryError, match=r"datasets\.sounds.*display"):
+        load_registry(REGISTRY_FILE, datasets={"sounds": wav})
+
+
 def test_emnist_fixture_reads_upright(tmp_path):
     labels = write_emnist_fixture(tmp_path)
     reg = load_registry(REGISTRY_FILE, datasets={"emnist_byclass": {**_emnist_entry(), "path": str(tmp_path)}})

@@ -150,6 +150,21 @@ def test_describe_reads_the_view_shape_classes_and_what_is_missing(tmp_path):
     np.savez(layer / "attributions.npz", images=images, classes=classes, image_origin=np.array("lower"))
     cnn = explorer.describe("cnn")
     assert (cnn.classes, cnn.image_shape, cnn.image_origin) == (["yes", "no"], (4, 6), "lower")
+    assert info.image_display == "ink"  # no image_style.json: as every figure drew images before it
+
+
+def test_describe_draws_images_as_the_runs_image_style_says(tmp_path):
+    """image_style.json (rule describe_image_style) sets the explorer's colours
+    of an experiment's images, as the figures'; a bad one is named, not guessed."""
+    root = tmp_path / "results"
+    write_importance_results(root, "ae", shape=(4, 6), n_dims=3, classes=("cat", "dog"))
+    style = root / "ae" / "image_style.json"
+    style.write_text(json.dumps({"dataset": "pets", "image_origin": "upper", "display": "natural", "cmap": "gray"}))
+    info = Explorer(root).describe("ae")
+    assert (info.image_origin, info.image_display) == ("upper", "natural")
+    style.write_text(json.dumps({"image_origin": "upper", "display": "sepia"}))
+    with pytest.raises(CorruptFile, match=r"image_style\.json: unknown display 'sepia'"):
+        Explorer(root).describe("ae")
 
 
 # --- how dims are chosen and drawn ------------------------------------------------------------

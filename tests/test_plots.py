@@ -10,18 +10,27 @@ from matplotlib.container import BarContainer
 import aemap.plots.attribution as plots_attribution
 import aemap.plots.data as plots_data
 import aemap.plots.importance as plots_importance
+import aemap.plots.note as plots_note
 import aemap.plots.saliency as plots_saliency
 import aemap.plots.sanity as plots_sanity
 import aemap.plots.training as plots_training
 from aemap.plots import plot_class_importance, plot_dataset_samples, plot_reconstructions
-from aemap.plots.style import IMAGE_CMAP, SPECTROGRAM_CMAP
+from aemap.plots.style import IMAGE_CMAP, SPECTROGRAM_CMAP, image_cmap
 
 
 @pytest.fixture
 def drawn(monkeypatch):
     """The figures the plot functions save, kept open for inspection (still written)."""
     figures = []
-    for module in (plots_attribution, plots_data, plots_importance, plots_saliency, plots_sanity, plots_training):
+    for module in (
+        plots_attribution,
+        plots_data,
+        plots_importance,
+        plots_note,
+        plots_saliency,
+        plots_sanity,
+        plots_training,
+    ):
         original = module.save_figure
 
         def keep(fig, path, dpi=150, original=original):
@@ -117,6 +126,87 @@ def test_attribution_and_saliency_figures_keep_the_images_orientation(tmp_path, 
     assert (bottom < top) == (origin == "lower")  # row 0 (low frequency) at the bottom for spectrograms
     insets = [im for ax in maps for box in ax.child_axes for im in box.images]  # each input, inset
     assert len(insets) == 2 and all(im.origin == origin and im.get_cmap().name == cmap for im in insets)
+
+
+@pytest.mark.parametrize(
+    ("origin", "display", "cmap"),
+    [("upper", "ink", "gray_r"), ("upper", "natural", "gray"), ("lower", "natural", SPECTROGRAM_CMAP)],
+)
+def test_every_figure_of_the_datasets_images_draws_them_as_its_display_says(tmp_path, drawn, origin, display, cmap):
+    """A dataset's images, wherever a figure shows them (inputs, reconstructions,
+    decoded grids, saliency insets, moved and corrupted digits, visualisations),
+    in the colour map of its ``display`` and in its orientation: photographs
+    as stored, MNIST as ink, spectrograms in their own map whatever ``display``."""
+    rng = np.random.default_rng(5)
+    images = rng.uniform(size=(2, 4, 5))
+    heat = rng.uniform(size=(2, 4, 5))
+    labels = ["a", "b"]
+    common = {"origin": origin, "display": display}
+    examples = {
+        "clean": images,
+        "input": images[::-1],
+        "reconstruction": 1 - images,
+        "y": np.array([0, 1]),
+        "classes": np.array(labels),
+        "image_origin": np.array(origin),
+        "noise": np.float64(0.3),
+    }
+    arrays = {
+        "x_train": images,
+        "y_train": np.array([0, 1]),
+        "y_test": np.array([0]),
+        "classes": np.array(labels),
+        "image_origin": np.array(origin),
+    }
+    plot_dataset_samples(arrays, tmp_path / "samples.png", per_class=1, display=display)
+    plot_reconstructions(examples, tmp_path / "rec.png", display=display)
+    plots_training.plot_noisy_inputs(examples, tmp_path / "noisy.png", display=display)
+    plots_note.plot_reconstruction_error_examples(
+        images, 1 - images, np.array([0.1, 0.2]), labels, origin, tmp_path / "err.png", display=display
+    )
+    plots_saliency.plot_saliency_contours(images, heat, labels, heat[0], tmp_path / "sal.png", **common)
+    plots_sanity.plot_translation(
+        images[0], [("seed 0", heat[0], (1.0, 2.0))], heat[1], (2.0, 2.0), tmp_path / "t.png", **common
+    )
+    plots_sanity.plot_corrupted_examples(images, images[None], images[None], [0.1], tmp_path / "c.png", **common)
+    vis = {"blur": images}
+    plots_attribution.plot_perturbation_grid(
+        images, heat, vis, {"blur": np.zeros(2)}, labels, tmp_path / "p.png", **common
+    )
+    plots_attribution.plot_layer_grid(images, {"blur": heat}, vis, labels, tmp_path / "l.png", **common)
+    plots_attribution.plot_latent_dims(
+        images, heat - 0.5, heat, vis, {"blur": np.zeros(2)}, labels, tmp_path / "d.png", **common
+    )
+    # Maps keep their own colour maps; every panel of the data's images has the display's.
+    own_maps = {plots_attribution.HEAT_CMAP, plots_attribution.SIGNED_CMAP, "inferno"}
+    for fig in drawn:
+        shown = [im for ax in fig.axes for im in ax.images] + [
+            im for ax in fig.axes for box in ax.child_axes for im in box.images
+        ]
+        data = [im for im in shown if im.get_cmap().name not in own_maps]
+        assert data, fig
+        assert all(im.get_cmap().name == cmap and im.origin == origin for im in data), [
+            (im.get_cmap().name, im.origin) for im in data
+        ]
+    assert len(drawn) == 10
+    # The decoded grid tiles the decoder's images itself (spectrograms turned upright).
+    drawn.clear()
+    decoded = rng.uniform(size=(2, 2, 4, 5))
+    axis = np.array([-1.0, 1.0])
+    plots_note.plot_latent_grid(
+        rng.normal(size=(2, 2)),
+        np.array([0, 1]),
+        labels,
+        axis,
+        axis,
+        decoded,
+        origin,
+        tmp_path / "g.png",
+        display=display,
+    )
+    assert [im.get_cmap().name for ax in drawn[-1].axes for im in ax.images] == [cmap]
+    with pytest.raises(ValueError, match="display: unknown 'sepia'; known: ink, natural"):
+        image_cmap("upper", "sepia")
 
 
 def test_reconstructions_put_each_original_above_its_reconstruction(tmp_path, drawn):

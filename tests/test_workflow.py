@@ -437,6 +437,10 @@ def test_smoke_training_outputs(smoke_run, experiment):
     else:
         assert metrics["test_loss"] == pytest.approx(test_loss, rel=1e-4)
     assert np.isfinite(metrics["train_loss"]) and np.isfinite(metrics["test_loss"])
+    # How the explorer draws its images: as the prepared data stand, the papers' datasets as ink.
+    style = json.loads((folder / "image_style.json").read_text())
+    assert style["image_origin"] == str(data["image_origin"]) and style["display"] == "ink"
+    assert style["cmap"] == ("magma" if style["image_origin"] == "lower" else "gray_r")
     figures = work / "results" / "figures" / experiment
     assert (figures / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
     if EXPERIMENTS[experiment]["model"]["family"] == "cnn":
@@ -1083,6 +1087,16 @@ def test_own_data_and_models_by_config_and_adding_reruns_nothing_else(tmp_path, 
     outputs = _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, "top.yaml", cwd=work))
     assert "results/figures/mine_ae/importance" in outputs, outputs  # the Fig. 4 folder
     assert not any("results/mine_ae/importance/" in o for o in outputs), outputs
+
+    # How a dataset's images are drawn is a figure setting too: its figures and the
+    # explorer's image_style.json are redrawn, nothing computed, nothing of the other dataset.
+    (work / "display.yaml").write_text(yaml.safe_dump({"data": {"datasets": {"digits_a": {"display": "natural"}}}}))
+    outputs = _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, "display.yaml", cwd=work))
+    for drawn in ("data/view_a_samples.png", "mine_ae/reconstructions.png", "mine_ae/attribution/latent_dims.png"):
+        assert f"results/figures/{drawn}" in outputs, (drawn, outputs)
+    assert "results/mine_ae/image_style.json" in outputs, outputs
+    assert all(o.startswith("results/figures/") or o == "results/mine_ae/image_style.json" for o in outputs), outputs
+    assert not any("view_b" in o or "mine_cnn" in o for o in outputs), outputs
 
     # Moving one user dataset reruns its own chain only, not the other's.
     (work / "mine_a").rename(work / "moved_a")

@@ -123,6 +123,7 @@ rule plot_shi_fig8_perturbations:
         perturbations=lambda w: attribution_perturbations(w.experiment),
         dpi=config["figures"]["dpi"],
         origin=get_image_origin,
+        display=get_image_display,
     script:
         "../scripts/plot_shi_fig8_perturbations.py"
 
@@ -179,6 +180,7 @@ rule plot_shi_fig16_layers:
         perturbation=lambda w: layer_figure_perturbation(w.experiment),
         dpi=config["figures"]["dpi"],
         origin=get_image_origin,
+        display=get_image_display,
     script:
         "../scripts/plot_shi_fig16_layers.py"
 
@@ -212,5 +214,6 @@ rule plot_attribution_latent_dims:
         perturbation=lambda w: layer_figure_perturbation(w.experiment),
         dpi=config["figures"]["dpi"],
         origin=get_image_origin,
+        display=get_image_display,
     script:
         "../scripts/plot_attribution_latent_dims.py"

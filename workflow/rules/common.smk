@@ -165,7 +165,10 @@ def registry_args(source=None, dataset=None):
     datasets = {}
     if dataset is not None:
         if dataset in user_datasets:
-            datasets[dataset] = user_datasets[dataset]
+            # Less `display`: how figures draw the images is no input of the job's.
+            datasets[dataset] = {
+                k: v for k, v in user_datasets[dataset].items() if k != "display"
+            }
         source = REGISTRY.dataset(dataset).source
     sources = {source: user_sources[source]} if source in user_sources else {}
     # Relative to the working directory, so that a moved checkout reruns nothing.
@@ -279,6 +282,18 @@ def get_image_origin(wildcards):
     """'lower' for spectrograms (frequency upward), 'upper' for images."""
     ds = get_dataset_of_prepared(config["experiments"][wildcards.experiment]["data"])
     return "lower" if ds.kind == "wav_folder" else "upper"
+
+
+def get_image_display(wildcards):
+    """How figures draw the images of an experiment's (or a prepared view's,
+    wildcard `name`) dataset: its `display`, ink or natural. A param of the
+    figures only, so changing it redraws them and recomputes nothing."""
+    name = (
+        wildcards.name
+        if "name" in wildcards.keys()
+        else config["experiments"][wildcards.experiment]["data"]
+    )
+    return get_dataset_of_prepared(name).display
 
 
 def get_latent_view_params(wildcards):
@@ -660,6 +675,7 @@ def get_final_outputs():
         if ds.kind == "wav_folder":
             targets.append(f"results/figures/data/{ds.name}_spectrograms.png")
         targets.append(f"results/{exp}/metrics.json")
+        targets.append(f"results/{exp}/image_style.json")
         if is_trained(exp):
             targets.append(f"results/figures/{exp}/training_curves.png")
         targets.extend(get_analysis_outputs(exp))

@@ -70,5 +70,29 @@ rule plot_dataset_samples:
         per_class=config["figures"]["samples_per_class"],
         dpi=config["figures"]["dpi"],
         seed=0,
+        display=get_image_display,
     script:
         "../scripts/plot_dataset_samples.py"
+
+
+# How an experiment's images are drawn (orientation, colour map), for the
+# explorer, which reads results only: a figure setting, so a dataset's new
+# `display` rewrites this file and the figures and recomputes nothing.
+rule describe_image_style:
+    output:
+        json="results/{experiment}/image_style.json",
+    log:
+        "logs/describe_image_style/{experiment}.log",
+    benchmark:
+        "benchmarks/describe_image_style/{experiment}.tsv"
+    conda:
+        CONDA_ENV
+    params:
+        code=package_code("describe_image_style"),
+        dataset=lambda w: get_dataset_of_prepared(
+            config["experiments"][w.experiment]["data"]
+        ).name,
+        origin=get_image_origin,
+        display=get_image_display,
+    script:
+        "../scripts/describe_image_style.py"

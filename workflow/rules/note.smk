@@ -89,6 +89,7 @@ rule plot_note_latent_grid:
     params:
         code=package_code("plot_note_latent_grid"),
         dpi=config["figures"]["dpi"],
+        display=get_image_display,
     script:
         "../scripts/plot_note_latent_grid.py"
 
@@ -133,6 +134,7 @@ rule plot_note_reconstruction_error:
     params:
         code=package_code("plot_note_reconstruction_error"),
         dpi=config["figures"]["dpi"],
+        display=get_image_display,
     script:
         "../scripts/plot_note_reconstruction_error.py"
 

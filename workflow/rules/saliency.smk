@@ -46,5 +46,6 @@ rule plot_arumugam_fig7_saliency:
         code=package_code("plot_arumugam_fig7_saliency"),
         dpi=config["figures"]["dpi"],
         origin=get_image_origin,
+        display=get_image_display,
     script:
         "../scripts/plot_arumugam_fig7_saliency.py"

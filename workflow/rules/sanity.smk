@@ -92,6 +92,8 @@ rule plot_arumugam_fig9_translation:
     params:
         code=package_code("plot_arumugam_fig9_translation"),
         dpi=config["figures"]["dpi"],
+        origin=get_image_origin,
+        display=get_image_display,
     script:
         "../scripts/plot_arumugam_fig9_translation.py"
 
@@ -138,6 +140,8 @@ rule plot_arumugam_fig10_corrupted_examples:
     params:
         code=package_code("plot_arumugam_fig10_corrupted_examples"),
         dpi=config["figures"]["dpi"],
+        origin=get_image_origin,
+        display=get_image_display,
     script:
         "../scripts/plot_arumugam_fig10_corrupted_examples.py"
 

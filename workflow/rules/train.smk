@@ -126,6 +126,7 @@ rule plot_reconstructions:
     params:
         code=package_code("plot_reconstructions"),
         dpi=config["figures"]["dpi"],
+        display=get_image_display,
     script:
         "../scripts/plot_reconstructions.py"
 
@@ -150,5 +151,6 @@ rule plot_arumugam_fig5_noisy_inputs:
     params:
         code=package_code("plot_arumugam_fig5_noisy_inputs"),
         dpi=config["figures"]["dpi"],
+        display=get_image_display,
     script:
         "../scripts/plot_arumugam_fig5_noisy_inputs.py"

@@ -16,4 +16,6 @@ plot_corrupted_examples(
     title=f"{sm.wildcards.experiment}: corrupted test images, ranked by {str(ex['source'])} "
     "(cf. Arumugam & Kiran Fig. 10)",
     dpi=sm.params.dpi,
+    origin=sm.params.origin,
+    display=sm.params.display,
 )

@@ -11,4 +11,5 @@ plot_noisy_inputs(
     sm.output.png,
     title=f"{sm.wildcards.experiment}: inputs before and after noise (cf. Arumugam & Kiran Fig. 5)",
     dpi=sm.params.dpi,
+    display=sm.params.display,
 )

@@ -21,4 +21,5 @@ plot_saliency_contours(
     f"{str(data['method'])}, mean over {len(data['maps'])} test images",
     dpi=sm.params.dpi,
     origin=sm.params.origin,
+    display=sm.params.display,
 )

@@ -23,4 +23,6 @@ plot_translation(
     sm.output.png,
     title=translation_title(sm.wildcards.experiment, result),
     dpi=sm.params.dpi,
+    origin=sm.params.origin,
+    display=sm.params.display,
 )

@@ -31,4 +31,5 @@ plot_latent_dims(
     "r = Pearson r of M*X* with Inglis et al.'s signed heatmap",
     dpi=sm.params.dpi,
     origin=sm.params.origin,
+    display=sm.params.display,
 )

@@ -13,4 +13,5 @@ plot_dataset_samples(
     seed=sm.params.seed,
     title=sm.wildcards.name,
     dpi=sm.params.dpi,
+    display=sm.params.display,
 )

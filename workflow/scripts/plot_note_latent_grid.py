@@ -18,4 +18,5 @@ plot_latent_grid(
     sm.output.png,
     title=f"{sm.wildcards.experiment}: the 2-D latent space and what the decoder makes of it",
     dpi=sm.params.dpi,
+    display=sm.params.display,
 )

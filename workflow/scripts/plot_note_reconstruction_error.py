@@ -20,4 +20,5 @@ plot_reconstruction_error_examples(
     metric=metric,
     title=f"{sm.wildcards.experiment}: reconstruction error of test images (per-image {metric} below)",
     dpi=sm.params.dpi,
+    display=sm.params.display,
 )

@@ -20,4 +20,5 @@ plot_layer_grid(
     title=f"{sm.wildcards.experiment}: layer by layer, perturbation {sm.params.perturbation} (cf. Shi et al. Fig. 16)",
     dpi=sm.params.dpi,
     origin=sm.params.origin,
+    display=sm.params.display,
 )

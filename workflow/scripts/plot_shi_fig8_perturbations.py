@@ -24,4 +24,5 @@ plot_perturbation_grid(
     "r = visualisation correlation (cf. Shi et al. Figs. 6-8)",
     dpi=sm.params.dpi,
     origin=sm.params.origin,
+    display=sm.params.display,
 )

@@ -12,7 +12,7 @@ import copy
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -59,6 +59,9 @@ class DatasetSpec:
     classes: tuple[str, ...] | None
     options: dict[str, Any]
     description: str = ""
+    # How figures draw the images (aemap.plots.style.DISPLAYS). Out of the repr,
+    # so out of ``fingerprint``: how a dataset is drawn never re-prepares it.
+    display: str = field(default="ink", repr=False)
 
 
 @dataclass(frozen=True)
@@ -154,16 +157,20 @@ def _dataset_spec(name: str, entry: dict[str, Any], sources: dict[str, SourceSpe
         raise RegistryError(f"{key}.source: unknown source {source!r}; known: {', '.join(sorted(sources))}")
     if entry.get("kind") == "wav_folder":
         _check_regex(entry["regex"], f"{key}.regex")
+    kind = entry.pop("kind")
     classes = entry.pop("classes", None)
     if classes is not None and len(set(classes)) != len(classes):
         raise RegistryError(f"{key}.classes: names must be unique")
     return DatasetSpec(
         name=name,
-        kind=entry.pop("kind"),
+        kind=kind,
         source=source,
         path=entry.pop("path", None),
         classes=tuple(classes) if classes is not None else None,
         description=entry.pop("description", ""),
+        # Pictures as stored (1 = white) for folders of image files; the ink of
+        # MNIST-like arrays (strokes stored bright on black) otherwise.
+        display=entry.pop("display", "natural" if kind == "image_folder" else "ink"),
         options=entry,
     )
 

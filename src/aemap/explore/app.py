@@ -485,7 +485,7 @@ def create_app(root: str | Path) -> App:
 
             # In the data's own orientation and colours: spectrograms (origin 'lower')
             # with frequency upward, as in the importance and saliency tabs.
-            image_colours = image_cmap(current.image_origin)
+            image_colours = image_cmap(current.image_origin, current.image_display)
 
             def cell(image, cmap=None, low=0.0, high=1.0, caption=""):
                 shown = orient(natural(image, current.image_origin), *turn)

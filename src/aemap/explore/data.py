@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from aemap.plots.style import DISPLAYS
+
 # Folders of a results folder that are not experiments.
 NOT_EXPERIMENTS = frozenset({"figures", "prepared", "spectrograms"})
 ROTATIONS = (0, 90, 180, 270)
@@ -128,6 +130,7 @@ class ExperimentInfo:
     classes: list[str]
     metrics: dict[str, Any]
     analyses: dict[str, bool] = field(default_factory=dict)
+    image_display: str = "ink"  # its dataset's `display` (aemap.plots.style.DISPLAYS)
 
     def missing(self) -> list[tuple[str, str, str]]:
         """(analysis, what it shows, the target that builds it) of each analysis that fits
@@ -206,7 +209,14 @@ class Explorer:
         if shape is None and analyses["saliency"]:
             shape = tuple(folder.npz(name, "saliency/maps.npz", keys=("mean_map",))["mean_map"].shape)
         view, dataset = self._view_of(metrics)
-        return ExperimentInfo(name, family, view, dataset, shape, origin, classes, metrics, analyses)
+        display = "ink"
+        if folder.has(name, "image_style.json"):  # the dataset's drawing, as the figures use it
+            style = folder.json(name, "image_style.json")
+            origin = str(style.get("image_origin", origin))
+            display = str(style.get("display", display))
+            if display not in DISPLAYS:
+                raise CorruptFile(f"{folder.path(name, 'image_style.json')}: unknown display {display!r}")
+        return ExperimentInfo(name, family, view, dataset, shape, origin, classes, metrics, analyses, display)
 
     # --- permutation importance ---
 

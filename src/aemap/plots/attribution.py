@@ -20,11 +20,13 @@ def _off(ax) -> None:
     ax.set_yticks([])
 
 
-def _image(ax, img, origin="upper", cmap=None, vmin=0.0, vmax=1.0, title=None):
+def _image(ax, img, origin="upper", cmap=None, vmin=0.0, vmax=1.0, title=None, display="ink"):
     """One panel in the dataset's orientation (``origin``: ``lower`` draws a
     spectrogram's low frequencies at the bottom); the dataset's image colour
-    map unless ``cmap`` is given."""
-    ax.imshow(img, cmap=cmap or image_cmap(origin), vmin=vmin, vmax=vmax, origin=origin, interpolation="nearest")
+    map (``image_cmap`` of ``origin`` and ``display``) unless ``cmap`` is given."""
+    ax.imshow(
+        img, cmap=cmap or image_cmap(origin, display), vmin=vmin, vmax=vmax, origin=origin, interpolation="nearest"
+    )
     _off(ax)
     if title:
         ax.set_title(title, fontsize=7)
@@ -44,13 +46,14 @@ def _grid(
     row_labels: Sequence[str],
     first_title: str = "input",
     origin: str = "upper",
+    display: str = "ink",
 ):
     """A figure of n_rows x n_cols panels whose first column shows ``images``
     with the row labels; returns (figure, axes)."""
     fig = new_figure(width * n_cols + 0.4, height * n_rows + 0.5)
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
     for i in range(n_rows):
-        _image(axes[i, 0], images[i], origin, title=first_title if i == 0 else None)
+        _image(axes[i, 0], images[i], origin, title=first_title if i == 0 else None, display=display)
         axes[i, 0].set_ylabel(row_labels[i], fontsize=7)
     return fig, axes
 
@@ -86,16 +89,18 @@ def plot_perturbation_grid(
     title: str = "",
     dpi: int = 150,
     origin: str = "upper",
+    display: str = "ink",
 ) -> None:
     """Rows: explained items. Columns: the input, its attribution map, then the
     visualisation (M* X*) under each perturbation with its correlation.
-    ``origin``: the images' ``image_origin`` (``lower`` for spectrograms)."""
+    ``origin``: the images' ``image_origin`` (``lower`` for spectrograms);
+    ``display``: their dataset's (``aemap.plots.style.DISPLAYS``)."""
     names = list(visualisations)
-    fig, axes = _grid(len(images), 2 + len(names), 1.15, 1.2, images, row_labels, origin=origin)
+    fig, axes = _grid(len(images), 2 + len(names), 1.15, 1.2, images, row_labels, origin=origin, display=display)
     for i in range(len(images)):
         _heat(axes[i, 1], heatmaps[i], origin, title="attribution" if i == 0 else None)
         for j, name in enumerate(names):
-            _image(axes[i, 2 + j], visualisations[name][i], origin, title=name if i == 0 else None)
+            _image(axes[i, 2 + j], visualisations[name][i], origin, title=name if i == 0 else None, display=display)
             _r_label(axes[i, 2 + j], correlations[name][i])
     _finish(fig, path, title, dpi)
 
@@ -170,15 +175,22 @@ def plot_layer_grid(
     title: str = "",
     dpi: int = 150,
     origin: str = "upper",
+    display: str = "ink",
 ) -> None:
     """Rows: explained items. Columns: the input, then per layer its attribution
     map and its visualisation (M* X*)."""
     layers = list(visualisations)
-    fig, axes = _grid(len(images), 1 + 2 * len(layers), 1.1, 1.15, images, row_labels, origin=origin)
+    fig, axes = _grid(len(images), 1 + 2 * len(layers), 1.1, 1.15, images, row_labels, origin=origin, display=display)
     for i in range(len(images)):
         for j, layer in enumerate(layers):
             _heat(axes[i, 1 + 2 * j], heatmaps[layer][i], origin, title=f"{layer} map" if i == 0 else None)
-            _image(axes[i, 2 + 2 * j], visualisations[layer][i], origin, title=f"{layer}" if i == 0 else None)
+            _image(
+                axes[i, 2 + 2 * j],
+                visualisations[layer][i],
+                origin,
+                title=f"{layer}" if i == 0 else None,
+                display=display,
+            )
     _finish(fig, path, title, dpi)
 
 
@@ -193,12 +205,23 @@ def plot_latent_dims(
     title: str = "",
     dpi: int = 150,
     origin: str = "upper",
+    display: str = "ink",
 ) -> None:
     """Rows: latent dims. Columns: the image driving the dim hardest, Inglis et
     al.'s signed heatmap of the dim, the attribution map, then the visualisation
     of each layer with its Pearson r against the Inglis heatmap."""
     layers = list(visualisations)
-    fig, axes = _grid(len(images), 3 + len(layers), 1.25, 1.25, images, row_labels, first_title="image", origin=origin)
+    fig, axes = _grid(
+        len(images),
+        3 + len(layers),
+        1.25,
+        1.25,
+        images,
+        row_labels,
+        first_title="image",
+        origin=origin,
+        display=display,
+    )
     for i in range(len(images)):
         lim = float(np.abs(inglis[i]).max()) or 1.0
         signed_title = "Inglis signed" if i == 0 else None
@@ -206,6 +229,6 @@ def plot_latent_dims(
         _heat(axes[i, 2], heatmaps[i], origin, title="attribution" if i == 0 else None)
         for j, layer in enumerate(layers):
             vis_title = f"visualisation ({layer})" if i == 0 else None
-            _image(axes[i, 3 + j], visualisations[layer][i], origin, title=vis_title)
+            _image(axes[i, 3 + j], visualisations[layer][i], origin, title=vis_title, display=display)
             _r_label(axes[i, 3 + j], r_values[layer][i])
     _finish(fig, path, title, dpi)

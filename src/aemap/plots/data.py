@@ -17,8 +17,10 @@ def plot_dataset_samples(
     seed: int = 0,
     title: str = "",
     dpi: int = 150,
+    display: str = "ink",
 ) -> None:
-    """Rows = classes, columns = random training examples of that class."""
+    """Rows = classes, columns = random training examples of that class, drawn
+    as the dataset's ``display`` (``aemap.plots.style.image_cmap``)."""
     x, y, classes = arrays["x_train"], arrays["y_train"], [str(c) for c in arrays["classes"]]
     origin = str(arrays["image_origin"])
     rng = np.random.default_rng(seed)
@@ -36,7 +38,12 @@ def plot_dataset_samples(
                 spine.set_visible(False)
             if col < len(picks):
                 ax.imshow(
-                    x[picks[col]], cmap=image_cmap(origin), vmin=0, vmax=1, origin=origin, interpolation="nearest"
+                    x[picks[col]],
+                    cmap=image_cmap(origin, display),
+                    vmin=0,
+                    vmax=1,
+                    origin=origin,
+                    interpolation="nearest",
                 )
         axes[row, 0].set_ylabel(f"{name}\n(n={len(members)})", rotation=0, ha="right", va="center")
     counts = f"{len(arrays['y_train'])} train / {len(arrays['y_test'])} test"

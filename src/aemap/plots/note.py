@@ -56,6 +56,7 @@ def plot_latent_grid(
     path: str | os.PathLike[str],
     title: str = "",
     dpi: int = 150,
+    display: str = "ink",
 ) -> None:
     """Left: the 2-D codes of the test sample by class, the grid's span outlined.
     Right: the decoder's output at each grid point (dim 1 to the right, dim 2 up)."""
@@ -76,7 +77,7 @@ def plot_latent_grid(
     left.set_xlabel("latent dim 1")
     left.set_ylabel("latent dim 2")
     left.set_title("test codes (dashed: the decoded grid's span)")
-    cmap = image_cmap(origin)
+    cmap = image_cmap(origin, display)
     right.imshow(
         mosaic,
         cmap=cmap,
@@ -103,6 +104,7 @@ def plot_reconstruction_error_examples(
     metric: str = "mse",
     title: str = "",
     dpi: int = 150,
+    display: str = "ink",
 ) -> None:
     """Rows: original, reconstruction, |difference| (one shared scale over all
     examples, so a brighter difference is a larger error); one column per example."""
@@ -112,7 +114,7 @@ def plot_reconstruction_error_examples(
     fig = new_figure(max(1.0 * n, 4.0), 3.5)
     axes = fig.subplots(3, n, squeeze=False)
     image = None
-    colours = image_cmap(origin)
+    colours = image_cmap(origin, display)
     for k in range(n):
         for row, (data, cmap, top) in enumerate(
             [(originals[k], colours, 1.0), (reconstructions[k], colours, 1.0), (diff[k], "inferno", vmax)]
@@ -141,6 +143,7 @@ def plot_error_by_class(
     metric: str = "mse",
     title: str = "",
     dpi: int = 150,
+    display: str = "ink",
 ) -> None:
     """The distribution of the per-image error of each class's test images: violins
     with the median marked, classes sorted by median error (highest first)."""
@@ -175,6 +178,7 @@ def plot_anomaly_roc(
     metric: str = "mse",
     title: str = "",
     dpi: int = 150,
+    display: str = "ink",
 ) -> None:
     """Left: the ROC of the reconstruction error as an anomaly score, with its AUC.
     Middle: the two score distributions. Right: the AUC of each unseen class."""

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from aemap.plots.saliency import draw_contours
-from aemap.plots.style import IMAGE_CMAP, new_figure, save_figure
+from aemap.plots.style import image_cmap, new_figure, save_figure
 
 # One colour per importance source (colour-blind-safe Okabe-Ito), random in grey.
 SOURCE_COLOURS = {
@@ -54,17 +54,22 @@ def plot_translation(
     path: str | os.PathLike[str],
     title: str = "",
     dpi: int = 150,
+    origin: str = "upper",
+    display: str = "ink",
 ) -> None:
     """Fig. 9: (a) a digit moved to the corner of the canvas, (b) the mean
     saliency map of each model trained on such images (label, map, centre of
     mass; one panel per training), (c) the original model's map for
-    comparison. + marks each map's centre of mass, x the canvas centre."""
+    comparison. + marks each map's centre of mass, x the canvas centre.
+    ``origin`` and ``display``: the dataset's (``aemap.plots.style.image_cmap``)."""
     if not moved_maps:
         raise ValueError("plot_translation: no map of a model trained on moved digits")
     n = 2 + len(moved_maps)
     fig = new_figure(2.4 * n, 2.9)
     axes = fig.subplots(1, n)
-    axes[0].imshow(moved_image, cmap=IMAGE_CMAP, vmin=0, vmax=1, interpolation="nearest")
+    axes[0].imshow(
+        moved_image, cmap=image_cmap(origin, display), vmin=0, vmax=1, origin=origin, interpolation="nearest"
+    )
     axes[0].set_xticks([])
     axes[0].set_yticks([])
     axes[0].set_title(f"(a) input on a {moved_image.shape[0]}x{moved_image.shape[1]} canvas")
@@ -74,7 +79,7 @@ def plot_translation(
     ]
     panels.append(("(c) trained on centred digits", base_map, base_com))
     for ax, (label, saliency, com) in zip(axes[1:], panels, strict=True):
-        draw_contours(ax, saliency)
+        draw_contours(ax, saliency, origin=origin)
         height, width = saliency.shape
         ax.plot([com[1]], [com[0]], "+", color="white", markersize=12, markeredgewidth=2)
         ax.plot([(width - 1) / 2], [(height - 1) / 2], "x", color="red", markersize=7, markeredgewidth=1.5)
@@ -111,9 +116,13 @@ def plot_corrupted_examples(
     path: str | os.PathLike[str],
     title: str = "",
     dpi: int = 150,
+    origin: str = "upper",
+    display: str = "ink",
 ) -> None:
     """Fig. 10: test images with the most (top rows) and least (bottom rows)
-    important pixels corrupted, one column per fraction."""
+    important pixels corrupted, one column per fraction; ``origin`` and
+    ``display``: the dataset's (``aemap.plots.style.image_cmap``)."""
+    cmap = image_cmap(origin, display)
     k = len(originals)
     n_cols = 1 + len(fractions)
     fig = new_figure(1.25 * n_cols + 0.6, 1.25 * 2 * k + 0.5)
@@ -124,7 +133,7 @@ def plot_corrupted_examples(
             for col, (img, label) in enumerate(
                 [(originals[i], "original")] + [(images[f][i], f"{which} {fr:.0%}") for f, fr in enumerate(fractions)]
             ):
-                row[col].imshow(img, cmap=IMAGE_CMAP, vmin=0, vmax=1, interpolation="nearest")
+                row[col].imshow(img, cmap=cmap, vmin=0, vmax=1, origin=origin, interpolation="nearest")
                 row[col].set_xticks([])
                 row[col].set_yticks([])
                 if i == 0:

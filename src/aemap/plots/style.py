@@ -27,13 +27,32 @@ RC = {
 }
 IMAGE_CMAP = "gray_r"  # ink dark on white, as the papers print digits
 SPECTROGRAM_CMAP = "magma"
+# A dataset's ``display``: how value 1 of its images is drawn. ``ink``: dark
+# on white, for datasets that store strokes bright on black (MNIST and its
+# kin), drawn as the papers print them; ``natural``: as stored (1 = white),
+# for photographs and scans.
+DISPLAYS = {"ink": IMAGE_CMAP, "natural": "gray"}
 
 
-def image_cmap(origin: str) -> str:
-    """The colour map of a dataset's images, by their ``image_origin``: digits
-    and pictures (``upper``: row 0 at the top) as ink, spectrograms
-    (``lower``: frequency upward) in ``SPECTROGRAM_CMAP``."""
-    return SPECTROGRAM_CMAP if origin == "lower" else IMAGE_CMAP
+def image_cmap(origin: str, display: str = "ink") -> str:
+    """The colour map of a dataset's images: spectrograms (``image_origin``
+    ``lower``: frequency upward) in ``SPECTROGRAM_CMAP``, pictures (``upper``)
+    by the dataset's ``display`` (``DISPLAYS``)."""
+    if origin == "lower":
+        return SPECTROGRAM_CMAP
+    try:
+        return DISPLAYS[display]
+    except KeyError:
+        raise ValueError(f"display: unknown {display!r}; known: {', '.join(DISPLAYS)}") from None
+
+
+def image_style(dataset: str, origin: str, display: str) -> dict[str, str]:
+    """How one experiment's images are drawn, as ``image_style.json`` records
+    it for the explorer: the dataset, ``image_origin``, ``display`` and the
+    colour map they give (checked here, so a bad value fails the rule)."""
+    if origin not in ("upper", "lower"):
+        raise ValueError(f"image_origin: {origin!r} is neither 'upper' nor 'lower'")
+    return {"dataset": dataset, "image_origin": origin, "display": display, "cmap": image_cmap(origin, display)}
 
 
 def class_colours(n: int):

@@ -70,6 +70,7 @@ def _image_rows(
     rows: Sequence[tuple[str, np.ndarray]],
     labels: Sequence[str],
     origin: str,
+    display: str,
     path: str | os.PathLike[str],
     title: str,
     dpi: int,
@@ -77,7 +78,7 @@ def _image_rows(
     n_cols = len(labels)
     fig = new_figure(0.9 * n_cols + 1.0, 0.95 * len(rows) + 0.5)
     axes = fig.subplots(len(rows), n_cols, squeeze=False)
-    cmap = image_cmap(origin)
+    cmap = image_cmap(origin, display)
     for r, (name, images) in enumerate(rows):
         for c in range(n_cols):
             ax = axes[r, c]
@@ -92,23 +93,33 @@ def _image_rows(
 
 
 def plot_reconstructions(
-    examples: dict[str, np.ndarray], path: str | os.PathLike[str], title: str = "", dpi: int = 150
+    examples: dict[str, np.ndarray],
+    path: str | os.PathLike[str],
+    title: str = "",
+    dpi: int = 150,
+    display: str = "ink",
 ) -> None:
-    """Originals above reconstructions; a denoising AE's noisy inputs in between."""
+    """Originals above reconstructions; a denoising AE's noisy inputs in
+    between; drawn as the dataset's ``display``."""
     classes = [str(c) for c in examples["classes"]]
     labels = [classes[int(k)] for k in examples["y"]]
     rows = [("original", examples["clean"])]
     if float(examples["noise"]) > 0:
         rows.append(("noisy input", examples["input"]))
     rows.append(("reconstruction", examples["reconstruction"]))
-    _image_rows(rows, labels, str(examples["image_origin"]), path, title, dpi)
+    _image_rows(rows, labels, str(examples["image_origin"]), display, path, title, dpi)
 
 
 def plot_noisy_inputs(
-    examples: dict[str, np.ndarray], path: str | os.PathLike[str], title: str = "", dpi: int = 150
+    examples: dict[str, np.ndarray],
+    path: str | os.PathLike[str],
+    title: str = "",
+    dpi: int = 150,
+    display: str = "ink",
 ) -> None:
-    """Clean images (top) and the same images with the training noise (bottom)."""
+    """Clean images (top) and the same images with the training noise
+    (bottom); drawn as the dataset's ``display``."""
     classes = [str(c) for c in examples["classes"]]
     labels = [classes[int(k)] for k in examples["y"]]
     rows = [("clean", examples["clean"]), (f"noisy (κ = {float(examples['noise']):g})", examples["input"])]
-    _image_rows(rows, labels, str(examples["image_origin"]), path, title, dpi)
+    _image_rows(rows, labels, str(examples["image_origin"]), display, path, title, dpi)

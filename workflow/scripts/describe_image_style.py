@@ -1,0 +1,9 @@
+"""Rule describe_image_style: how an experiment's images are drawn, for the explorer."""
+
+from aemap.io import write_json
+from aemap.plots.style import image_style
+from aemap.provenance import setup_logging
+
+sm = snakemake  # noqa: F821 - injected by Snakemake
+setup_logging(sm.log[0])
+write_json(sm.output.json, image_style(sm.params.dataset, sm.params.origin, sm.params.display))
