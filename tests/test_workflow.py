@@ -120,6 +120,7 @@ def expected_jobs(config: dict) -> dict[str, int]:
         "make_spectrograms": sum(registry.dataset(d).kind == "wav_folder" for d in datasets),
         "prepare_dataset": len(views),
         "plot_dataset_samples": len({exps[e]["data"] for e in config["run"]}),
+        "describe_image_style": len(config["run"]),
         "train_model": len(built),
         "plot_reconstructions": len(with_("reconstructions")),
         "plot_arumugam_fig5_noisy_inputs": sum(exps[e]["train"]["noise"] > 0 for e in with_("reconstructions")),
@@ -1137,7 +1138,8 @@ def test_slurm_profile_names_real_rules_and_every_gpu_rule():
         for name, body in re.findall(r"^rule (\w+):\n(.*?)(?=^\S|\Z)", text, flags=re.M | re.S)
         if "localrule: True" in body
     }
-    assert local == {"download_source"}  # downloads run on the submit host
+    # Downloads run on the submit host, and so does the few bytes of JSON of each image style.
+    assert local == {"download_source", "describe_image_style"}
 
 
 def test_slurm_run_equals_a_local_run(smoke_run, tmp_path_factory):

@@ -85,6 +85,7 @@ rule describe_image_style:
         "logs/describe_image_style/{experiment}.log",
     benchmark:
         "benchmarks/describe_image_style/{experiment}.tsv"
+    localrule: True  # a few bytes of JSON: not worth a cluster job
     conda:
         CONDA_ENV
     params:
