@@ -262,9 +262,18 @@ def test_colour_npz_reads_as_the_same_images_saved_as_pngs(tmp_path):
     save_npz(tmp_path / "f.npz", x=rgb.astype(np.float32) / 255, y=np.zeros(4, np.int64))
     reg = load_registry(REGISTRY_FILE, datasets={"d": {"kind": "npz", "path": str(tmp_path), "file": "f.npz"}})
     np.testing.assert_allclose(read_images(reg.dataset("d"), tmp_path).x, grey / 255, atol=1 / 255)
+    # PyTorch's (N, C, H, W): the same images, one channel or three.
+    for name, x in (("chw_rgb", np.moveaxis(rgb, -1, 1)), ("chw_grey", grey[:, None])):
+        save_npz(tmp_path / f"{name}.npz", x=x, y=np.zeros(4, np.int64), x_test=x[:1], y_test=np.zeros(1, np.int64))
+        reg = load_registry(
+            REGISTRY_FILE, datasets={"d": {"kind": "npz", "path": str(tmp_path), "file": f"{name}.npz"}}
+        )
+        assert np.array_equal(read_images(reg.dataset("d"), tmp_path).x, np.concatenate([grey, grey[:1]])), name
     save_npz(tmp_path / "two.npz", x=rgb[..., :2], y=np.zeros(4, np.int64))
     reg = load_registry(REGISTRY_FILE, datasets={"d": {"kind": "npz", "path": str(tmp_path), "file": "two.npz"}})
-    with pytest.raises(DatasetReadError, match=r"'x' must be \(N, H, W\) images, or \(N, H, W, C\).*\(4, 6, 5, 2\)"):
+    with pytest.raises(
+        DatasetReadError, match=r"'x' must be \(N, H, W\) images, or \(N, H, W, C\) or \(N, C, H, W\).*\(4, 6, 5, 2\)"
+    ):
         read_images(reg.dataset("d"), tmp_path)
 
 

@@ -132,12 +132,14 @@ def read_npz_dataset(spec: DatasetSpec, root: Path) -> LabelledArrays:
             xs.append(data["x_test"])
             ys.append(data["y_test"])
     for i, key in enumerate(("x", "x_test")[: len(xs)]):
+        if xs[i].ndim == 4 and xs[i].shape[1] in (1, 3, 4) and xs[i].shape[-1] not in (1, 3, 4):
+            xs[i] = np.moveaxis(xs[i], 1, -1)  # (N, C, H, W), as PyTorch stores images: unambiguous here
         if xs[i].ndim == 4:
             xs[i] = _grey_channels(xs[i], f"{path}: '{key}'")
         if xs[i].ndim != 3:
             raise DatasetReadError(
-                f"{path}: '{key}' must be (N, H, W) images, or (N, H, W, C) with 1, 3 (RGB) or 4 (RGBA) "
-                f"channels, got shape {xs[i].shape}"
+                f"{path}: '{key}' must be (N, H, W) images, or (N, H, W, C) or (N, C, H, W) with 1, 3 (RGB) "
+                f"or 4 (RGBA) channels, got shape {xs[i].shape}"
             )
         if len(xs[i]) != len(ys[i]):
             raise DatasetReadError(f"{path}: '{key}' has {len(xs[i])} rows but its labels have {len(ys[i])}")
