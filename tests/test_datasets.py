@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -16,6 +17,7 @@ from aemap.data.prepare import PrepareError, PrepareSpec, SplitSpec, check_prepa
 from aemap.data.readers import DatasetReadError, LabelledArrays, list_wav_folder, read_images
 from aemap.data.registry import RegistryError, load_registry, missing_local_files
 from aemap.data.stages import make_spectrograms, prepare_dataset, spectrogram_params
+from aemap.display import DISPLAYS
 from aemap.io import save_npz
 
 from .conftest import REPO, write_emnist_fixture, write_tone
@@ -70,6 +72,9 @@ def test_display_defaults_by_kind_and_never_changes_the_fingerprint(tmp_path):
     assert "display" not in flipped.dataset("arrays").options
     for name in ("photos", "arrays"):
         assert flipped.fingerprint("dataset", name) == reg.fingerprint("dataset", name)
+    # The registry's schema and the figures know the same displays.
+    schema = yaml.safe_load((REPO / "src/aemap/data/registry.schema.yaml").read_text())
+    assert tuple(schema["$defs"]["display"]["enum"]) == DISPLAYS
     with pytest.raises(RegistryError, match=r"datasets\.photos.*display.*'sepia'|'sepia'.*display"):
         load_registry(REGISTRY_FILE, datasets={"photos": {**folder, "display": "sepia"}})
     # Spectrograms have their own colour map: a display there is refused, not ignored.

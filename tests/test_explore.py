@@ -159,7 +159,7 @@ def test_describe_draws_images_as_the_runs_image_style_says(tmp_path):
     root = tmp_path / "results"
     write_importance_results(root, "ae", shape=(4, 6), n_dims=3, classes=("cat", "dog"))
     style = root / "ae" / "image_style.json"
-    style.write_text(json.dumps({"dataset": "pets", "image_origin": "upper", "display": "natural", "cmap": "gray"}))
+    style.write_text(json.dumps({"dataset": "pets", "image_origin": "upper", "display": "natural"}))
     info = Explorer(root).describe("ae")
     assert (info.image_origin, info.image_display) == ("upper", "natural")
     style.write_text(json.dumps({"image_origin": "upper", "display": "sepia"}))

@@ -11,6 +11,7 @@ repository only wires it into a reproducible DAG. Data flows one way:
 * :mod:`aemap.attribution`: Shi, Li & Yamaguchi's attribution visualisation;
 * :mod:`aemap.plots`: every figure, from precomputed results;
 * :mod:`aemap.analyses`: which analyses each experiment gets;
+* :mod:`aemap.display`: how a dataset's images are to be drawn (ink or as stored; orientation);
 * :mod:`aemap.compute`: the device and batched evaluation.
 """
 

@@ -75,7 +75,7 @@ rule plot_dataset_samples:
         "../scripts/plot_dataset_samples.py"
 
 
-# How an experiment's images are drawn (orientation, colour map), for the
+# How an experiment's images are drawn (dataset, orientation, display), for the
 # explorer, which reads results only: a figure setting, so a dataset's new
 # `display` rewrites this file and the figures and recomputes nothing.
 rule describe_image_style:

@@ -1,7 +1,7 @@
 """Rule describe_image_style: how an experiment's images are drawn, for the explorer."""
 
+from aemap.display import image_style
 from aemap.io import write_json
-from aemap.plots.style import image_style
 from aemap.provenance import setup_logging
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

@@ -59,7 +59,7 @@ class DatasetSpec:
     classes: tuple[str, ...] | None
     options: dict[str, Any]
     description: str = ""
-    # How figures draw the images (aemap.plots.style.DISPLAYS). Out of the repr,
+    # How figures draw the images (aemap.display). Out of the repr,
     # so out of ``fingerprint``: how a dataset is drawn never re-prepares it.
     display: str = field(default="ink", repr=False)
 

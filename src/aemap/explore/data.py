@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aemap.plots.style import DISPLAYS
+from aemap.display import DISPLAYS
 
 # Folders of a results folder that are not experiments.
 NOT_EXPERIMENTS = frozenset({"figures", "prepared", "spectrograms"})
@@ -130,7 +130,7 @@ class ExperimentInfo:
     classes: list[str]
     metrics: dict[str, Any]
     analyses: dict[str, bool] = field(default_factory=dict)
-    image_display: str = "ink"  # its dataset's `display` (aemap.plots.style.DISPLAYS)
+    image_display: str = "ink"  # its dataset's `display` (aemap.display)
 
     def missing(self) -> list[tuple[str, str, str]]:
         """(analysis, what it shows, the target that builds it) of each analysis that fits

@@ -94,7 +94,7 @@ def plot_perturbation_grid(
     """Rows: explained items. Columns: the input, its attribution map, then the
     visualisation (M* X*) under each perturbation with its correlation.
     ``origin``: the images' ``image_origin`` (``lower`` for spectrograms);
-    ``display``: their dataset's (``aemap.plots.style.DISPLAYS``)."""
+    ``display``: their dataset's (``aemap.display``)."""
     names = list(visualisations)
     fig, axes = _grid(len(images), 2 + len(names), 1.15, 1.2, images, row_labels, origin=origin, display=display)
     for i in range(len(images)):

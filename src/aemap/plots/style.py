@@ -11,6 +11,7 @@ import numpy as np
 matplotlib.use("Agg")  # figures are files; no display needed (or present on clusters)
 import matplotlib.pyplot as plt  # noqa: E402
 
+from aemap.display import DISPLAYS  # noqa: E402
 from aemap.io import atomic_path  # noqa: E402
 
 RC = {
@@ -27,32 +28,21 @@ RC = {
 }
 IMAGE_CMAP = "gray_r"  # ink dark on white, as the papers print digits
 SPECTROGRAM_CMAP = "magma"
-# A dataset's ``display``: how value 1 of its images is drawn. ``ink``: dark
-# on white, for datasets that store strokes bright on black (MNIST and its
-# kin), drawn as the papers print them; ``natural``: as stored (1 = white),
-# for photographs and scans.
-DISPLAYS = {"ink": IMAGE_CMAP, "natural": "gray"}
+# The colour map of each ``display`` of a dataset (aemap.display).
+DISPLAY_CMAPS = {"ink": IMAGE_CMAP, "natural": "gray"}
+assert tuple(DISPLAY_CMAPS) == DISPLAYS
 
 
 def image_cmap(origin: str, display: str = "ink") -> str:
     """The colour map of a dataset's images: spectrograms (``image_origin``
     ``lower``: frequency upward) in ``SPECTROGRAM_CMAP``, pictures (``upper``)
-    by the dataset's ``display`` (``DISPLAYS``)."""
+    by the dataset's ``display`` (aemap.display)."""
     if origin == "lower":
         return SPECTROGRAM_CMAP
     try:
-        return DISPLAYS[display]
+        return DISPLAY_CMAPS[display]
     except KeyError:
-        raise ValueError(f"display: unknown {display!r}; known: {', '.join(DISPLAYS)}") from None
-
-
-def image_style(dataset: str, origin: str, display: str) -> dict[str, str]:
-    """How one experiment's images are drawn, as ``image_style.json`` records
-    it for the explorer: the dataset, ``image_origin``, ``display`` and the
-    colour map they give (checked here, so a bad value fails the rule)."""
-    if origin not in ("upper", "lower"):
-        raise ValueError(f"image_origin: {origin!r} is neither 'upper' nor 'lower'")
-    return {"dataset": dataset, "image_origin": origin, "display": display, "cmap": image_cmap(origin, display)}
+        raise ValueError(f"display: unknown {display!r}; known: {', '.join(DISPLAY_CMAPS)}") from None
 
 
 def class_colours(n: int):
