@@ -858,6 +858,22 @@ def test_smoke_explorer_in_chromium(smoke_run, browser, artifacts):
     assert errors == []
 
 
+def test_smoke_a_registry_dataset_drawn_another_way_redraws_its_figures_only(smoke_run):
+    """docs/datasets.md: a registry entry copied under data.datasets with another
+    `display` redraws the figures of its images and computes nothing again."""
+    work, args = smoke_run
+    registry = yaml.safe_load((REPO / "workflow/resources/datasets.yaml").read_text())
+    copied = {"data": {"datasets": {"mnist": {**registry["datasets"]["mnist"], "display": "natural"}}}}
+    (work / "display.yaml").write_text(yaml.safe_dump(copied))
+    outputs = _scheduled_outputs(snakemake(*args, str(work / "display.yaml"), "-n", cwd=work))
+    assert "results/figures/data/mnist01_samples.png" in outputs, outputs
+    assert "results/inglis_mnist01/image_style.json" in outputs, outputs
+    assert "results/figures/arumugam_cnn/attribution/layers.png" in outputs, outputs
+    computed = [o for o in outputs if not o.startswith("results/figures/") and not o.endswith("/image_style.json")]
+    assert computed == [], computed
+    assert not any("fashion_mnist" in o or "fsdd" in o for o in outputs), outputs
+
+
 def test_smoke_rerun_is_byte_identical(smoke_run):
     work, args = smoke_run
     outputs = sorted((work / "results/prepared").glob("*")) + sorted((work / "results/spectrograms").glob("*"))

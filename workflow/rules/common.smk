@@ -155,6 +155,17 @@ REGISTRY = load_registry(
     _registry_path(), config["data"]["sources"], config["data"]["datasets"]
 )
 _check_config_references()
+# The registry file's own entries, to tell a user entry that only restates one
+# (a copy with another `display`) from one that changes what a job reads.
+REGISTRY_FILE_ENTRIES = load_registry(_registry_path())
+
+
+def restates_registry(dataset):
+    """Whether the user's entry of `dataset` reads the data as the registry's
+    entry of that name does (they differ at most in `display`)."""
+    return dataset in REGISTRY_FILE_ENTRIES.datasets and REGISTRY.fingerprint(
+        "dataset", dataset
+    ) == REGISTRY_FILE_ENTRIES.fingerprint("dataset", dataset)
 
 
 def registry_args(source=None, dataset=None):
@@ -164,7 +175,7 @@ def registry_args(source=None, dataset=None):
     user_sources, user_datasets = config["data"]["sources"], config["data"]["datasets"]
     datasets = {}
     if dataset is not None:
-        if dataset in user_datasets:
+        if dataset in user_datasets and not restates_registry(dataset):
             # Less `display`: how figures draw the images is no input of the job's.
             datasets[dataset] = {
                 k: v for k, v in user_datasets[dataset].items() if k != "display"
