@@ -1,4 +1,5 @@
 # Validation, the registry and the helpers every rule file uses.
+import dataclasses
 import os
 import re
 from pathlib import Path
@@ -156,16 +157,26 @@ REGISTRY = load_registry(
 )
 _check_config_references()
 # The registry file's own entries, to tell a user entry that only restates one
-# (a copy with another `display`) from one that changes what a job reads.
+# (a copy with another `display`, or its keys in another order) from one that
+# changes what a job reads.
 REGISTRY_FILE_ENTRIES = load_registry(_registry_path())
 
 
 def restates_registry(dataset):
     """Whether the user's entry of `dataset` reads the data as the registry's
-    entry of that name does (they differ at most in `display`)."""
-    return dataset in REGISTRY_FILE_ENTRIES.datasets and REGISTRY.fingerprint(
-        "dataset", dataset
-    ) == REGISTRY_FILE_ENTRIES.fingerprint("dataset", dataset)
+    entry of that name does: equal but for `display` (a figure setting)."""
+    if dataset not in REGISTRY_FILE_ENTRIES.datasets:
+        return False
+    mine, registry = REGISTRY.dataset(dataset), REGISTRY_FILE_ENTRIES.dataset(dataset)
+    return dataclasses.replace(mine, display=registry.display) == registry
+
+
+def dataset_fingerprint(dataset):
+    """A param of the jobs that read `dataset`: the registry file's fingerprint
+    where the user's entry only restates it, so such a copy reruns nothing."""
+    if restates_registry(dataset):
+        return REGISTRY_FILE_ENTRIES.fingerprint("dataset", dataset)
+    return REGISTRY.fingerprint("dataset", dataset)
 
 
 def registry_args(source=None, dataset=None):
