@@ -143,7 +143,6 @@ def plot_error_by_class(
     metric: str = "mse",
     title: str = "",
     dpi: int = 150,
-    display: str = "ink",
 ) -> None:
     """The distribution of the per-image error of each class's test images: violins
     with the median marked, classes sorted by median error (highest first)."""
@@ -178,7 +177,6 @@ def plot_anomaly_roc(
     metric: str = "mse",
     title: str = "",
     dpi: int = 150,
-    display: str = "ink",
 ) -> None:
     """Left: the ROC of the reconstruction error as an anomaly score, with its AUC.
     Middle: the two score distributions. Right: the AUC of each unseen class."""
