@@ -15,7 +15,7 @@ from PIL import Image
 from aemap.data.download import ChecksumError
 from aemap.data.prepare import PrepareError, PrepareSpec, SplitSpec, check_prepared, prepare, split_rows
 from aemap.data.readers import DatasetReadError, LabelledArrays, list_wav_folder, read_images
-from aemap.data.registry import RegistryError, load_registry, missing_local_files
+from aemap.data.registry import RegistryError, load_registry, missing_local_files, read_entry
 from aemap.data.stages import make_spectrograms, prepare_dataset, spectrogram_params
 from aemap.display import DISPLAYS
 from aemap.io import save_npz
@@ -81,6 +81,50 @@ def test_display_defaults_by_kind_and_never_changes_the_fingerprint(tmp_path):
     wav = {"kind": "wav_folder", "path": str(tmp_path), "glob": "*.wav", "regex": r"(?P<label>\d)_", "display": "ink"}
     with pytest.raises(RegistryError, match=r"datasets\.sounds.*display"):
         load_registry(REGISTRY_FILE, datasets={"sounds": wav})
+
+
+def test_a_dataset_fingerprint_follows_what_jobs_read_not_how_the_entry_is_written(tmp_path):
+    """Editing a description or reordering an entry's keys re-prepares nothing;
+    any key a reader uses, and the order of the classes (their indices), does."""
+    entry = {
+        "kind": "wav_folder",
+        "path": str(tmp_path),
+        "glob": "*/*.wav",
+        "regex": r"(?P<group>[^/]+)/(?P<label>[a-z]+)_\d+\.wav",
+        "classes": ["cat", "dog"],
+        "upstream_test": {"field": "group", "values": ["b"]},
+        "description": "pets",
+    }
+    reordered = {key: entry[key] for key in reversed(entry)} | {"upstream_test": {"values": ["b"], "field": "group"}}
+    reordered["description"] = "pets, described again"
+
+    def fingerprint(e):
+        return load_registry(REGISTRY_FILE, datasets={"pets": e}).fingerprint("dataset", "pets")
+
+    assert list(reordered) != list(entry) and list(reordered["upstream_test"]) != list(entry["upstream_test"])
+    assert fingerprint(reordered) == fingerprint(entry)
+    # What the jobs take as their registry param is as blind to both, and to display.
+    assert read_entry(reordered) == read_entry({**entry, "display": "natural"})
+    assert repr(read_entry(reordered)) == repr(read_entry(entry))
+    assert "description" not in read_entry(entry) and list(read_entry(entry)) == sorted(read_entry(entry))
+    for changed in (
+        {**entry, "glob": "*/*.flac"},
+        {**entry, "classes": ["dog", "cat"]},
+        {**entry, "upstream_test": {"field": "group", "values": ["a"]}},
+        {**entry, "path": str(tmp_path / "other")},
+    ):
+        assert fingerprint(changed) != fingerprint(entry), changed
+        assert read_entry(changed) != read_entry(entry), changed
+    # A source's fingerprint still covers its description: the download's provenance records it.
+    mnist = load_registry(REGISTRY_FILE)
+    described = load_registry(
+        REGISTRY_FILE, sources={"mnist": {**_registry_yaml()["sources"]["mnist"], "description": "edited"}}
+    )
+    assert described.fingerprint("source", "mnist") != mnist.fingerprint("source", "mnist")
+
+
+def _registry_yaml():
+    return yaml.safe_load(REGISTRY_FILE.read_text())
 
 
 def test_emnist_fixture_reads_upright(tmp_path):

@@ -872,6 +872,13 @@ def test_smoke_a_registry_dataset_drawn_another_way_redraws_its_figures_only(smo
     computed = [o for o in outputs if not o.startswith("results/figures/") and not o.endswith("/image_style.json")]
     assert computed == [], computed
     assert not any("fashion_mnist" in o or "fsdd" in o for o in outputs), outputs
+    # A copy that only describes the data in other words, its keys in another
+    # order, is no change at all.
+    entry = registry["datasets"]["mnist"]
+    reworded = {key: entry[key] for key in reversed(entry)} | {"description": "handwritten digits, restated"}
+    assert list(reworded) != list(entry)
+    (work / "reworded.yaml").write_text(yaml.safe_dump({"data": {"datasets": {"mnist": reworded}}}, sort_keys=False))
+    assert _scheduled_outputs(snakemake(*args, str(work / "reworded.yaml"), "-n", cwd=work)) == []
 
 
 def test_smoke_rerun_is_byte_identical(smoke_run):
@@ -1113,6 +1120,12 @@ def test_own_data_and_models_by_config_and_adding_reruns_nothing_else(tmp_path, 
     assert "results/mine_ae/image_style.json" in outputs, outputs
     assert all(o.startswith("results/figures/") or o == "results/mine_ae/image_style.json" for o in outputs), outputs
     assert not any("view_b" in o or "mine_cnn" in o for o in outputs), outputs
+
+    # So is a dataset's description: no job reads it, nothing is scheduled.
+    (work / "described.yaml").write_text(
+        yaml.safe_dump({"data": {"datasets": {"digits_a": {"description": "digits, described again"}}}})
+    )
+    assert _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, "described.yaml", cwd=work)) == []
 
     # Moving one user dataset reruns its own chain only, not the other's.
     (work / "mine_a").rename(work / "moved_a")

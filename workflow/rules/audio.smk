@@ -19,7 +19,7 @@ rule make_spectrograms:
         code=package_code("make_spectrograms"),
         spectrogram=get_spectrogram_params,
         registry=get_dataset_registry_args,
-        fingerprint=lambda w: dataset_fingerprint(w.dataset),
+        fingerprint=lambda w: REGISTRY.fingerprint("dataset", w.dataset),
     script:
         "../scripts/make_spectrograms.py"
 

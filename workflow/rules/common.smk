@@ -1,5 +1,4 @@
 # Validation, the registry and the helpers every rule file uses.
-import dataclasses
 import os
 import re
 from pathlib import Path
@@ -18,7 +17,7 @@ from aemap.checks.derived import (
 from aemap.attribution.layers import default_layer_names_of_spec, layer_names_of_spec
 from aemap.attribution.perturb import PERTURBATIONS, PerturbationSettings
 from aemap.explain.embedding import LATENT_VIEWS
-from aemap.data.registry import load_registry, missing_local_files
+from aemap.data.registry import load_registry, missing_local_files, read_entry
 from aemap.compute import cuda_config_error
 from aemap.data.audio import SpectrogramConfigError
 from aemap.data.stages import spectrogram_params
@@ -157,26 +156,18 @@ REGISTRY = load_registry(
 )
 _check_config_references()
 # The registry file's own entries, to tell a user entry that only restates one
-# (a copy with another `display`, or its keys in another order) from one that
-# changes what a job reads.
+# (a copy with another `display` or description, or its keys in another order)
+# from one that changes what a job reads.
 REGISTRY_FILE_ENTRIES = load_registry(_registry_path())
 
 
 def restates_registry(dataset):
     """Whether the user's entry of `dataset` reads the data as the registry's
-    entry of that name does: equal but for `display` (a figure setting)."""
+    entry of that name does: equal but for what no job reads."""
     if dataset not in REGISTRY_FILE_ENTRIES.datasets:
         return False
-    mine, registry = REGISTRY.dataset(dataset), REGISTRY_FILE_ENTRIES.dataset(dataset)
-    return dataclasses.replace(mine, display=registry.display) == registry
-
-
-def dataset_fingerprint(dataset):
-    """A param of the jobs that read `dataset`: the registry file's fingerprint
-    where the user's entry only restates it, so such a copy reruns nothing."""
-    if restates_registry(dataset):
-        return REGISTRY_FILE_ENTRIES.fingerprint("dataset", dataset)
-    return REGISTRY.fingerprint("dataset", dataset)
+    registry = REGISTRY_FILE_ENTRIES.dataset(dataset)
+    return REGISTRY.dataset(dataset).read_key() == registry.read_key()
 
 
 def registry_args(source=None, dataset=None):
@@ -187,10 +178,8 @@ def registry_args(source=None, dataset=None):
     datasets = {}
     if dataset is not None:
         if dataset in user_datasets and not restates_registry(dataset):
-            # Less `display`: how figures draw the images is no input of the job's.
-            datasets[dataset] = {
-                k: v for k, v in user_datasets[dataset].items() if k != "display"
-            }
+            # Less `display` and `description`, keys sorted: no input of the job's.
+            datasets[dataset] = read_entry(user_datasets[dataset])
         source = REGISTRY.dataset(dataset).source
     sources = {source: user_sources[source]} if source in user_sources else {}
     # Relative to the working directory, so that a moved checkout reruns nothing.

@@ -41,7 +41,9 @@ rule prepare_dataset:
         code=package_code("prepare_dataset"),
         view=lambda w: config["prepared"][w.name],
         registry=get_prepared_registry_args,
-        fingerprint=lambda w: dataset_fingerprint(config["prepared"][w.name]["dataset"]),
+        fingerprint=lambda w: REGISTRY.fingerprint(
+            "dataset", config["prepared"][w.name]["dataset"]
+        ),
     script:
         "../scripts/prepare_dataset.py"
 

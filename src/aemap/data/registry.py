@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -59,9 +60,24 @@ class DatasetSpec:
     classes: tuple[str, ...] | None
     options: dict[str, Any]
     description: str = ""
-    # How figures draw the images (aemap.display). Out of the repr,
-    # so out of ``fingerprint``: how a dataset is drawn never re-prepares it.
+    # How figures draw the images (aemap.display): a figure setting, so out
+    # of ``read_key`` and ``fingerprint`` (how a dataset is drawn never
+    # re-prepares it) and out of the repr.
     display: str = field(default="ink", repr=False)
+
+    def read_key(self) -> str:
+        """What a job that reads this dataset depends on, canonically: every key
+        but ``description`` and ``display``, the option keys sorted. Two entries
+        with equal keys read the same arrays, however their YAML is ordered."""
+        read = {
+            "name": self.name,
+            "kind": self.kind,
+            "source": self.source,
+            "path": self.path,
+            "classes": self.classes,  # in order: the order gives the class indices
+            "options": self.options,
+        }
+        return json.dumps(read, sort_keys=True, default=repr)
 
 
 @dataclass(frozen=True)
@@ -82,9 +98,13 @@ class Registry:
             raise RegistryError(f"unknown dataset {name!r}; known: {', '.join(sorted(self.datasets))}") from None
 
     def fingerprint(self, kind: str, name: str) -> str:
-        """Short digest of one entry (``kind`` 'source' or 'dataset'): changes iff the entry does."""
-        entry = self.source(name) if kind == "source" else self.dataset(name)
-        return hashlib.sha256(repr(entry).encode()).hexdigest()[:16]
+        """Short digest of one entry (``kind`` 'source' or 'dataset'): changes iff
+        what a job reads from it does. A dataset's is its ``read_key`` (a new
+        description or key order re-prepares nothing). A source's covers every
+        key, its description and license too: the download's provenance
+        records them."""
+        text = repr(self.source(name)) if kind == "source" else self.dataset(name).read_key()
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def dataset_root(self, name: str, raw_dir: str | os.PathLike[str] = "resources/raw") -> Path:
         """Folder the dataset's files are read from: its downloaded source or its local path."""
@@ -206,6 +226,25 @@ def load_registry(
         for name, e in dataset_entries.items()
     }
     return Registry(sources=sources, datasets=datasets)
+
+
+# Keys of a dataset entry that no job reading the dataset uses.
+NOT_READ_KEYS = frozenset({"description", "display"})
+
+
+def _sorted_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted_keys(value[key]) for key in sorted(value)}
+    if isinstance(value, list | tuple):
+        return [_sorted_keys(item) for item in value]
+    return value
+
+
+def read_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """A user's dataset entry as the jobs reading it take it (their registry
+    param): without ``description`` and ``display``, keys sorted at every level,
+    so that editing either, or reordering keys, reruns nothing."""
+    return _sorted_keys({key: value for key, value in entry.items() if key not in NOT_READ_KEYS})
 
 
 def missing_local_files(registry: Registry, user_datasets: dict[str, Any]) -> list[str]:
