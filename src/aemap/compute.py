@@ -38,3 +38,14 @@ def cuda_config_error(name: str) -> str | None:
 def batched(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch: int) -> torch.Tensor:
     """``fn`` over ``x`` in slices of ``batch`` rows, concatenated (no autograd)."""
     return torch.cat([fn(x[i : i + batch]) for i in range(0, len(x), batch)]) if len(x) else fn(x)
+
+
+def cpu_has_fast_bfloat16() -> bool | None:
+    """Whether PyTorch's CPU kernels (oneDNN) run bfloat16 natively here (AVX-512
+    or AVX2-VNNI-2 on x86); None where this torch does not say. Without them,
+    bfloat16 convolutions are emulated: on an AVX2 CPU, 11-14x slower than
+    float32 (docs/results.md)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return None
