@@ -37,6 +37,7 @@ import torch
 
 from aemap.attribution.layers import layer_shape, resolve_layer, trunk
 from aemap.attribution.visualise import OptimiseSettings, network_for_visualisation, visualise
+from aemap.compute import cpu_has_fast_bfloat16
 from aemap.models import build_model, load_checkpoint
 from aemap.models.layout import uses_channels_last
 
@@ -120,6 +121,13 @@ def network_seconds_per_vis(model, layer_name: str, n: int, steps: int, device: 
         return best_seconds(lambda: run(steps), device, repeat) / n
 
 
+def cpu_description() -> str:
+    """The CPU's vector instructions as PyTorch uses them, and whether its
+    bfloat16 is native: the numbers differ by far between AVX2 and AVX-512."""
+    native = {True: "native bfloat16", False: "bfloat16 emulated", None: "bfloat16 support unknown"}
+    return f"({torch.backends.cpu.get_cpu_capability()}, {native[cpu_has_fast_bfloat16()]})"
+
+
 def best_seconds(work, device: str, repeat: int) -> float:
     """The best of ``repeat`` timings of ``work()`` (the least disturbed by
     other work on the machine), the GPU synchronised around each."""
@@ -183,7 +191,11 @@ LOOPS = {"defaults": ("", {}), "as written": (" as written", {"as_written": True
 
 def table(args: argparse.Namespace, scale: float, device: str) -> None:
     model, weights = load(device)
-    where = f"GPU {torch.cuda.get_device_name()}" if device == "cuda" else f"CPU, {args.threads} thread(s)"
+    where = (
+        f"GPU {torch.cuda.get_device_name()}"
+        if device == "cuda"
+        else f"CPU {cpu_description()}, {args.threads} thread(s)"
+    )
     batch = args.gpu_batch if device == "cuda" else args.batch
     print(
         f"\n{where}, torch {torch.__version__}, {weights} weights; "
