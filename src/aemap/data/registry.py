@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -49,6 +49,10 @@ def _validate(doc: dict[str, Any], origin: str) -> None:
         raise RegistryError(f"{origin}: invalid dataset registry entries:\n  " + "\n  ".join(errors))
 
 
+# Keys of a dataset entry that no job reading the dataset uses.
+NOT_READ_KEYS = frozenset({"description", "display"})
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     """How to read one dataset into arrays; ``options`` holds the kind's keys."""
@@ -67,16 +71,10 @@ class DatasetSpec:
 
     def read_key(self) -> str:
         """What a job that reads this dataset depends on, canonically: every key
-        but ``description`` and ``display``, the option keys sorted. Two entries
-        with equal keys read the same arrays, however their YAML is ordered."""
-        read = {
-            "name": self.name,
-            "kind": self.kind,
-            "source": self.source,
-            "path": self.path,
-            "classes": self.classes,  # in order: the order gives the class indices
-            "options": self.options,
-        }
+        but ``NOT_READ_KEYS``, the option keys sorted (``classes`` stays in
+        order: it numbers the classes). Two entries with equal keys read the
+        same arrays, however their YAML is ordered."""
+        read = {key: value for key, value in asdict(self).items() if key not in NOT_READ_KEYS}
         return json.dumps(read, sort_keys=True, default=repr)
 
 
@@ -228,10 +226,6 @@ def load_registry(
     return Registry(sources=sources, datasets=datasets)
 
 
-# Keys of a dataset entry that no job reading the dataset uses.
-NOT_READ_KEYS = frozenset({"description", "display"})
-
-
 def _sorted_keys(value: Any) -> Any:
     if isinstance(value, dict):
         return {key: _sorted_keys(value[key]) for key in sorted(value)}
@@ -242,7 +236,7 @@ def _sorted_keys(value: Any) -> Any:
 
 def read_entry(entry: dict[str, Any]) -> dict[str, Any]:
     """A user's dataset entry as the jobs reading it take it (their registry
-    param): without ``description`` and ``display``, keys sorted at every level,
+    param): without ``NOT_READ_KEYS``, keys sorted at every level,
     so that editing either, or reordering keys, reruns nothing."""
     return _sorted_keys({key: value for key, value in entry.items() if key not in NOT_READ_KEYS})
 
