@@ -350,6 +350,74 @@ def test_attribute_and_visualise_is_the_two_jobs_in_one_call():
     np.testing.assert_array_equal(vis["target"], np.repeat(targets, 2))  # items image-major, inits inner
 
 
+def test_a_users_model_gets_clear_errors_not_torch_internals():
+    """A user's own model: a shared activation module, targets that are no
+    output, inputs the model rejects and a layer the forward pass never
+    reaches each name what is wrong before any attribution runs."""
+    settings = resolve({"optimise": {"steps": 2, "inits": 1}, "ig": {"steps": 4}})
+    cpu = torch.device("cpu")
+    x = torch.rand(2, 1, 14, 14, generator=torch.Generator().manual_seed(0)).numpy()
+    relu = nn.ReLU()  # one module at two places: the trunk would stop at its first use
+    shared = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), relu, nn.MaxPool2d(2), nn.Conv2d(4, 4, 3, padding=1), relu, nn.Flatten()
+    )
+    shared.append(nn.Linear(4 * 7 * 7, 3))
+    with pytest.raises(LayerError, match=r"'1' \(ReLU\) runs 2 times in one forward pass .*own module"):
+        attribute_and_visualise(shared.eval(), "1", x, np.array([0, 1]), "none", settings, cpu)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(196, 8), nn.ReLU(), nn.Linear(8, 4)).eval()
+    with pytest.raises(ValueError, match=r"targets \[4, 9\] are not outputs of the model: it has 4 \(indices 0..3\)"):
+        attribute(model, "2", x, np.array([9, 4]), settings, cpu)
+    with pytest.raises(ValueError, match=r"targets \[-1\]"):
+        visualise_and_score(model, "2", np.ones((1, 8)), np.ones((1, 8)), np.array([0.3]), np.array([-1]),
+                            "none", settings, cpu, input_shape=(14, 14))  # fmt: skip
+    with pytest.raises(ValueError, match=r"images: the model cannot run on inputs shaped \(1, 12, 12\)"):
+        attribute(model, "2", x[:, :, :12, :12], np.array([0, 1]), settings, cpu)
+    with pytest.raises(ValueError, match="2 images and 1 targets"):
+        attribute(model, "2", x, np.array([0]), settings, cpu)
+
+    class SkipsALayer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body, self.unused = nn.Sequential(nn.Flatten(), nn.Linear(196, 3)), nn.ReLU()
+
+        def forward(self, v):
+            return self.body(v)
+
+    with pytest.raises(LayerError, match=r"'unused' \(ReLU\) is not reached"):
+        attribute(SkipsALayer().eval(), "unused", x, np.array([0, 1]), settings, cpu)
+
+
+def test_an_item_with_nothing_to_attribute_is_reported_and_counted(caplog):
+    """Target 0 of this network only loses from its hidden units (weights
+    -1): every attribution is negative, so R_l is zero after clamping. Its
+    visualisations have no correlation: the jobs say so, and the ablation
+    table counts them apart from the mean (target 1, weights +1, is fine)."""
+    import pandas as pd
+
+    from aemap.attribution.stage import ablation_table, metrics_rows
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3), nn.ReLU(), nn.Linear(3, 2))
+    with torch.no_grad():
+        model[1].weight.copy_(torch.tensor([[0.05], [0.1], [0.2]]).expand(3, 16))  # three unequal hidden units
+        model[1].bias.zero_()
+        model[3].weight.copy_(torch.tensor([[-1.0, -1.0, -1.0], [1.0, 2.0, 3.0]]))
+        model[3].bias.zero_()
+    x = torch.rand(2, 1, 4, 4, generator=torch.Generator().manual_seed(0)).numpy() + 0.1
+    settings = resolve({"optimise": {"steps": 4, "inits": 2}, "ig": {"steps": 8}, "beta": {"fallback": 0.3}})
+    with caplog.at_level(logging.WARNING):
+        attr, vis = attribute_and_visualise(
+            model.eval(), "2", x, np.array([0, 1]), "none", settings, torch.device("cpu")
+        )
+    assert not attr["attributions"][0].any() and attr["attributions"][1].all()
+    assert "item 0 (class index 0, layer 2): every neuron's attribution is <= 0" in caplog.text
+    assert "2 of 4 visualisations have no correlation (NaN)" in caplog.text
+    assert np.isnan(vis["correlation"][:2]).all() and np.isfinite(vis["correlation"][2:]).all()
+    table = ablation_table(metrics_rows("e", "2", "none", vis, np.array([5, 6]), attr["beta"])).iloc[0]
+    assert table["n"] == 4 and table["correlation_undefined"] == 2
+    assert table["correlation"] == pytest.approx(np.mean(vis["correlation"][2:]))
+    assert pd.notna(table["correlation"])
+
+
 def test_same_seed_gives_identical_bytes_and_another_seed_does_not():
     model = _sharp_cnn()
     layer = resolve_layer(model, "conv2")

@@ -311,3 +311,14 @@ def test_ablation_bars_are_the_table_and_a_vacuous_top_k_is_not_drawn(tmp_path, 
         assert _bar_heights(topk) == [0.5, 0.5, 0.75, 0.75] and not notes
     else:
         assert _bar_heights(topk) == [] and "ranked\namong at most 4 outputs" in notes
+
+
+@pytest.mark.parametrize("undefined", [0, 3])
+def test_the_ablation_title_counts_visualisations_without_a_correlation(tmp_path, drawn, undefined):
+    table = _ablation(10).assign(correlation_undefined=[0, undefined, 0, 0])
+    plots_attribution.plot_ablation(table, 5, tmp_path / "ablation.png", title="e")
+    title = drawn[-1]._suptitle.get_text()
+    if undefined:
+        assert title == "e (8 visualisations per bar; 3 without a correlation, left out)"
+    else:
+        assert title == "e (8 visualisations per bar)"

@@ -103,6 +103,58 @@ def trunk(forward: Callable[[torch.Tensor], torch.Tensor], layer: nn.Module, x: 
     return captured[0]
 
 
+def check_split(
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    layer: nn.Module,
+    example: torch.Tensor,
+    layer_name: str,
+    targets: Sequence[int] | None = None,
+) -> int:
+    """Run ``forward`` once on ``example`` (a batch of one input) and check
+    what the attribution needs of it; returns the number of outputs.
+
+    Clear errors where a user's model would otherwise fail deep inside:
+    the model rejects inputs of that shape, ``layer`` does not run exactly
+    once per forward pass (an activation module shared by several places:
+    the trunk would stop at its first use), or a target is not one of the
+    outputs."""
+    calls: list[tuple[int, ...]] = []
+
+    def count(_module, _inputs, output):
+        calls.append(tuple(output.shape[1:]) if isinstance(output, torch.Tensor) else ())
+
+    handle = layer.register_forward_hook(count)
+    try:
+        with torch.no_grad():
+            out = forward(example)
+    except (RuntimeError, ValueError) as err:  # what torch's modules raise for a wrong shape
+        raise ValueError(
+            f"images: the model cannot run on inputs shaped {tuple(example.shape[1:])} (one image; "
+            f"attribution passes them to the model as given): {err}"
+        ) from err
+    finally:
+        handle.remove()
+    what = f"attribution layer {layer_name!r} ({type(layer).__name__})"
+    if not calls:
+        raise LayerError(f"{what} is not reached by the model's forward pass")
+    if len(calls) > 1:
+        shapes = ", ".join(str(s) for s in calls)
+        raise LayerError(
+            f"{what} runs {len(calls)} times in one forward pass (outputs {shapes}): one module shared by several "
+            "places of the network cannot name one layer. Give each place its own module, e.g. a new nn.ReLU()"
+        )
+    if not isinstance(out, torch.Tensor) or out.dim() != 2:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"the model's output must be (batch, outputs) to pick a target from; it is {shape}")
+    n_out = int(out.shape[1])
+    bad = [int(t) for t in (targets if targets is not None else []) if not 0 <= int(t) < n_out]
+    if bad:
+        raise ValueError(
+            f"targets {sorted(set(bad))[:10]} are not outputs of the model: it has {n_out} (indices 0..{n_out - 1})"
+        )
+    return n_out
+
+
 def head(
     forward: Callable[[torch.Tensor], torch.Tensor],
     layer: nn.Module,

@@ -5,6 +5,7 @@ arrays, so scripts stay thin and users can call them directly."""
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,13 +15,15 @@ import pandas as pd
 import torch
 from torch import nn
 
-from aemap.attribution.layers import resolve_layer, target_function, trunk
+from aemap.attribution.layers import check_split, resolve_layer, target_function, trunk
 from aemap.attribution.metrics import in_top_k, pearson_rows, standardised_codes
 from aemap.attribution.neurons import neuron_attributions
 from aemap.attribution.otsu import FlatMapError, otsu_beta
 from aemap.attribution.settings import AttributionSettings
 from aemap.attribution.visualise import visualise
 from aemap.models.networks import DenseAutoencoder
+
+_log = logging.getLogger(__name__)
 
 
 def is_autoencoder(model: nn.Module) -> bool:
@@ -128,9 +131,15 @@ def attribute(
 ) -> dict[str, np.ndarray]:
     """Neuron attributions of ``layer_name`` for each (image, target), the
     attribution map and beta."""
+    log = log or _log
     forward = target_function(model)
     layer = resolve_layer(model, layer_name, "attribution layer")
     x = torch.as_tensor(images, dtype=torch.float32, device=device)
+    if len(x) == 0 or len(x) != len(targets):
+        raise ValueError(
+            f"attribute: {len(x)} images and {len(targets)} targets; give one target per image, at least one"
+        )
+    check_split(forward, layer, x[:1], layer_name, targets)
     t = torch.as_tensor(targets, dtype=torch.long, device=device)
     result = neuron_attributions(
         forward,
@@ -154,8 +163,17 @@ def attribute(
             raise FlatMapError(
                 f"{item}: {err}; set attribution.beta.fallback to visualise it with a fixed beta"
             ) from None
-        if b.source != "otsu" and log is not None:
+        if b.source != "otsu":
             log.warning("%s: flat attribution map, beta = fallback %.3g", item, b.value)
+        if not np.any(result.attributions[i]):
+            # Nothing to maximise: the visualisation only meets the area target and
+            # its correlation with R_l is undefined (NaN), so the means leave it out.
+            log.warning(
+                "%s: every neuron's attribution is %s, so R_l is zero: its visualisations have no attribution "
+                "term and no correlation",
+                item,
+                "<= 0 (negatives are clamped)" if settings.clamp_negative else "0",
+            )
         betas.append(b.value)
         thresholds.append(b.threshold)
         sources.append(b.source)
@@ -227,6 +245,7 @@ def visualise_and_score(
     input_shape = model_input_shape(model, input_shape)
     forward = target_function(model)
     layer = resolve_layer(model, layer_name, "attribution layer")
+    check_split(forward, layer, torch.zeros((1, *input_shape), device=device), layer_name, targets)
     inits = settings.inits
     n_images = len(attributions)
     r = torch.as_tensor(np.repeat(attributions, inits, axis=0), dtype=torch.float32, device=device)
@@ -249,6 +268,18 @@ def visualise_and_score(
     outputs = _batched(forward, xs).cpu().numpy()
     item_targets = np.repeat(targets, inits)
     scores = outputs if code_stats is None else standardised_codes(outputs, *code_stats)
+    correlation = pearson_rows(acts, r.reshape(len(r), -1).cpu().numpy())
+    undefined = int(np.isnan(correlation).sum())
+    if undefined:
+        _log.warning(
+            "%s %s: %d of %d visualisations have no correlation (NaN): the layer's activations for them, or "
+            "their R_l, are constant (e.g. all zero). Means over visualisations leave them out; "
+            "ablation.csv counts them (correlation_undefined)",
+            layer_name,
+            perturbation,
+            undefined,
+            len(correlation),
+        )
     return {
         "x": vis.x,
         "mask": vis.mask,
@@ -258,7 +289,7 @@ def visualise_and_score(
         "image": np.repeat(np.arange(n_images), inits),
         "init": np.tile(np.arange(inits), n_images),
         "target": item_targets,
-        "correlation": pearson_rows(acts, r.reshape(len(r), -1).cpu().numpy()),
+        "correlation": correlation,
         "top1": in_top_k(scores, item_targets, 1),
         "topk": in_top_k(scores, item_targets, settings.top_k),
         # What the target is ranked among (the classes, or the live latent dims):
@@ -333,6 +364,7 @@ def ablation_table(metrics: pd.DataFrame) -> pd.DataFrame:
         n=("correlation", "size"),
         correlation=("correlation", "mean"),
         correlation_sd=("correlation", "std"),
+        correlation_undefined=("correlation", lambda c: int(c.isna().sum())),
         top1=("top1", "mean"),
         topk=("topk", "mean"),
         n_ranked=("n_ranked", "min"),

@@ -109,7 +109,9 @@ def plot_ablation(
     ablation: pd.DataFrame, top_k: int, path: str | os.PathLike[str], title: str = "", dpi: int = 150
 ) -> None:
     """Three panels, perturbations grouped by layer: visualisation correlation
-    (mean, and sd over images x initialisations), top-1 and top-k consistency.
+    (mean, and sd over images x initialisations; a visualisation without a
+    correlation, counted in ``correlation_undefined``, is left out and the
+    title says so), top-1 and top-k consistency.
     Where every target is ranked among at most k outputs (``n_ranked``: four
     classes and top-5), top-k is 1 whatever the visualisation: that panel
     says so in place of bars."""
@@ -162,7 +164,11 @@ def plot_ablation(
             color="0.35",
         )
     axes[0].legend(fontsize=6, ncol=2, loc="upper left")
-    fig.suptitle(f"{title} ({n} visualisations per bar)" if title else "", fontsize=9)
+    # A visualisation whose activations or R are constant has no Pearson r: the
+    # correlation bars leave it out, and the title says how many that was.
+    undefined = int(ablation["correlation_undefined"].sum()) if "correlation_undefined" in ablation else 0
+    left_out = f"; {undefined} without a correlation, left out" if undefined else ""
+    fig.suptitle(f"{title} ({n} visualisations per bar{left_out})" if title else "", fontsize=9)
     save_figure(fig, path, dpi)
 
 
