@@ -171,3 +171,30 @@ def test_importance_tables_and_summary():
 def test_latent_table_ranks():
     t = latent_table(np.array([[0.1, 0.3, 0.2]]), np.zeros((1, 3)), ["x"])
     assert t["rank"].tolist() == [3, 1, 2] and t["dim"].tolist() == [1, 2, 3]
+
+
+def test_inputs_that_cannot_be_permuted_are_named(caplog):
+    """One image, NaNs, a shape the encoder rejects and labels outside the
+    classes each stop with what is wrong; a class of one image warns (its
+    importances are 0: nothing to permute among) and the rest is computed."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (20, 3, 2)).astype(np.float32)
+    encoder = linear_encoder(rng.normal(size=(2, 6)).astype(np.float32))
+    decoder = nn.Sequential(nn.Linear(2, 6))
+    with pytest.raises(ValueError, match=r"needs at least 2; got shape \(1, 3, 2\)"):
+        pixel_latent_importance(encoder, x[:1], progress=False)
+    with pytest.raises(ValueError, match="images: 1 values are NaN or infinite"):
+        pixel_latent_importance(encoder, np.where(x == x.max(), np.inf, x), progress=False)
+    with pytest.raises(ValueError, match=r"encoder: the model cannot run on rows shaped \(2, 2\)"):
+        pixel_latent_importance(encoder, x[:, :2, :], progress=False)
+    y = np.arange(20) % 2
+    with pytest.raises(ValueError, match=r"labels \[2, 3\] are not classes 0..1 \(n_classes=2\)"):
+        latent_importance_by_class(encoder, decoder, x, y + 2 * (np.arange(20) > 15), 2, progress=False)
+    with pytest.raises(ValueError, match=r"labels \[0.5\]"):
+        latent_importance_by_class(encoder, decoder, x, np.where(y == 0, 0.5, 1.0), 2, progress=False)
+    with pytest.raises(ValueError, match=r"20 images need 20 labels, got shape \(19,\)"):
+        latent_importance_by_class(encoder, decoder, x, y[:19], 2, progress=False)
+    lonely = np.where(np.arange(20) == 0, 2, y)  # class 2: one image
+    result = latent_importance_by_class(encoder, decoder, x, lonely, 3, progress=False)
+    assert "class 2 has 1 image(s), nothing to permute among" in caplog.text
+    assert (result.importance[2] == 0).all() and (result.importance[:2] > 0).all()

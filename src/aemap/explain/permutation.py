@@ -27,6 +27,7 @@ float32 rounding, given the same permutation indices
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ from torch import nn
 
 from aemap.compute import batched
 from aemap.progress import progress_bar
+
+log = logging.getLogger(__name__)
 
 # Memory per block of rows (config importance.memory_budget_mb; the schema holds the same default).
 DEFAULT_BUDGET_MB = 512.0
@@ -275,6 +278,27 @@ class PixelLatentImportance:
     metric: str
 
 
+def _checked_rows(x: torch.Tensor, what: str) -> torch.Tensor:
+    """``x`` if it can be permuted across its rows: at least two, all finite."""
+    if x.dim() < 2 or len(x) < 2:
+        raise ValueError(
+            f"{what}: permutation importance shuffles values across rows, so it needs at least 2; "
+            f"got shape {tuple(x.shape)}"
+        )
+    bad = int((~torch.isfinite(x)).sum())
+    if bad:
+        raise ValueError(f"{what}: {bad} values are NaN or infinite; the importances would be too")
+    return x
+
+
+def _encode(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, what: str) -> torch.Tensor:
+    """``fn`` over ``x`` in batches; a model that rejects the rows' shape is named."""
+    try:
+        return batched(fn, x, 8192)
+    except (RuntimeError, ValueError) as err:  # what torch's modules raise for a wrong shape
+        raise ValueError(f"{what}: the model cannot run on rows shaped {tuple(x.shape[1:])}: {err}") from err
+
+
 def _summarise(values: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     per = values.cpu().numpy()
     std = per.std(axis=0, ddof=1) if len(per) > 1 else np.zeros_like(per[0])
@@ -302,11 +326,11 @@ def pixel_latent_importance(
     if metric not in ("mse", "rmse"):
         raise ValueError(f"metric must be 'mse' or 'rmse', got {metric!r}")
     device = next(encoder.parameters()).device
-    x = torch.as_tensor(x, dtype=torch.float32, device=device)
+    x = _checked_rows(torch.as_tensor(x, dtype=torch.float32, device=device), "pixel importance: images")
     shape = tuple(x.shape[1:])
     x_flat = x.reshape(len(x), -1)
     encoder.eval()
-    z = batched(lambda xb: encoder(xb.view(len(xb), *shape)).reshape(len(xb), -1), x_flat, 8192)
+    z = _encode(lambda xb: encoder(xb.view(len(xb), *shape)).reshape(len(xb), -1), x, "pixel importance: encoder")
     replacer = ColumnReplacer(encoder, x_flat, shape, fast=fast)
     sums = _permuted_error_sums(
         replacer,
@@ -358,16 +382,30 @@ def latent_importance_by_class(
     if against not in ("reconstruction", "input"):
         raise ValueError(f"against must be 'reconstruction' or 'input', got {against!r}")
     device = next(decoder.parameters()).device
-    x = torch.as_tensor(x, dtype=torch.float32, device=device)
+    x = _checked_rows(torch.as_tensor(x, dtype=torch.float32, device=device), "latent importance: images")
+    labels = np.asarray(y)
+    if labels.shape != (len(x),):
+        raise ValueError(f"latent importance: {len(x)} images need {len(x)} labels, got shape {labels.shape}")
+    outside = np.unique(labels[(labels < 0) | (labels >= n_classes) | (labels != np.round(labels))])
+    if len(outside):
+        raise ValueError(
+            f"latent importance: labels {outside[:10].tolist()} are not classes 0..{n_classes - 1} "
+            f"(n_classes={n_classes})"
+        )
     encoder.eval()
     decoder.eval()
-    z_all = batched(lambda xb: encoder(xb).reshape(len(xb), -1), x, 8192)
+    z_all = _encode(lambda xb: encoder(xb).reshape(len(xb), -1), x, "latent importance: encoder")
     latent = z_all.shape[1]
     per = torch.zeros(n_permutations, n_classes, latent, dtype=torch.float64)
     for c in range(n_classes):
-        members = torch.as_tensor(np.nonzero(np.asarray(y) == c)[0], device=device)
+        members = torch.as_tensor(np.nonzero(labels == c)[0], device=device)
         if len(members) < 2:
-            continue  # nothing to permute
+            log.warning(
+                "latent importance: class %d has %d image(s), nothing to permute among: its importances are 0",
+                c,
+                len(members),
+            )
+            continue
         z = z_all[members]
         recon = batched(lambda zb: decoder(zb).reshape(len(zb), -1), z, 8192)
         target = x[members].reshape(len(members), -1) if against == "input" else None
