@@ -85,3 +85,23 @@ def test_a_convolutional_encoder_gets_autograd_maps_without_the_cross_check():
     grads = [torch.autograd.grad(encoder(xt)[:, k].sum(), xt)[0] for k in range(3)]
     expected = torch.stack(grads).pow(2).sum(0).sqrt().numpy()
     np.testing.assert_allclose(result["maps"], expected, rtol=1e-6)
+
+
+def test_saliency_maps_use_inference_mode_and_leave_the_encoder_as_it_was():
+    """An encoder in training mode (dropout on) gets the maps of its
+    inference mode, deterministic and equal to those of the same encoder in
+    eval mode, and is handed back in training mode; bad images are named."""
+    torch.manual_seed(0)
+    encoder = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 2))
+    x = np.random.default_rng(0).random((4, 4, 4))
+    training = saliency_maps(encoder.train(), x, method="csda")
+    assert encoder.training and all(m.training for m in encoder.modules())
+    inference = saliency_maps(encoder.eval(), x, method="csda")
+    np.testing.assert_array_equal(training["maps"], inference["maps"])
+    assert training["csda_vs_autograd_rel"] < 1e-9
+    with pytest.raises(ValueError, match=r"saliency: 1 values are NaN or infinite in images shaped \(4, 4, 4\)"):
+        saliency_maps(encoder, np.where(x == x.max(), np.nan, x))
+    with pytest.raises(ValueError, match="saliency: no images"):
+        saliency_maps(encoder, x[:0])
+    with pytest.raises(ValueError, match="Dropout in training mode is random"):
+        csda_jacobian(encoder.train(), x)  # the function below saliency_maps does not switch modes

@@ -33,10 +33,12 @@ _ELEMENTWISE = {nn.Sigmoid: torch.sigmoid, nn.Tanh: torch.tanh}
 def encoder_layers(encoder: nn.Module) -> list[nn.Module]:
     layers = list(encoder) if isinstance(encoder, nn.Sequential) else [encoder]
     for m in layers:
-        if not isinstance(m, (nn.Flatten, nn.Linear, nn.ReLU, nn.Identity, *_ELEMENTWISE)):
+        if isinstance(m, nn.Dropout) and m.training:
+            raise ValueError("complex-step forward: Dropout in training mode is random; call encoder.eval() first")
+        if not isinstance(m, (nn.Flatten, nn.Linear, nn.ReLU, nn.Identity, nn.Dropout, *_ELEMENTWISE)):
             raise ValueError(
                 f"complex-step forward: unsupported layer {type(m).__name__} (dense encoders: "
-                "Flatten, Linear, ReLU, Sigmoid, Tanh, Identity); use method='autograd'"
+                "Flatten, Linear, ReLU, Sigmoid, Tanh, Identity, Dropout); use method='autograd'"
             )
     return layers
 
@@ -72,6 +74,7 @@ class ComplexEncoder:
                 self.steps.append(("relu", None))
             elif type(m) in _ELEMENTWISE:
                 self.steps.append(("map", _ELEMENTWISE[type(m)]))
+            # Identity, and Dropout at inference (encoder_layers refuses it in training): no step.
 
     def __call__(self, real: torch.Tensor, imag: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         for kind, arg in self.steps:
@@ -166,21 +169,30 @@ def saliency_maps(
     relative difference between the complex step and autograd on the first
     ``check_images`` images (the cross-check is recorded with every result;
     NaN for an encoder the complex step cannot run, e.g. a convolutional one,
-    whose maps come from autograd alone)."""
+    whose maps come from autograd alone). Runs where ``encoder`` lies, in
+    eval mode; the encoder is left where and in the mode it was."""
     if method not in ("autograd", "csda"):
         raise ValueError(f"saliency method must be 'autograd' or 'csda', got {method!r}")
-    encoder = encoder.cpu().eval()
-    if method == "autograd":
-        jac = autograd_jacobian(encoder, x, images_per_pass=max(images_per_pass, 64))
-    else:
-        jac = csda_jacobian(encoder, x, h=h, images_per_pass=images_per_pass)
+    x = np.asarray(x)
+    if len(x) == 0 or not np.isfinite(x).all():
+        what = "no images" if len(x) == 0 else f"{int((~np.isfinite(x)).sum())} values are NaN or infinite"
+        raise ValueError(f"saliency: {what} in images shaped {x.shape}")
+    was_training = encoder.training
+    encoder.eval()  # dropout and batch norm as at inference; restored below
+    try:
+        if method == "autograd":
+            jac = autograd_jacobian(encoder, x, images_per_pass=max(images_per_pass, 64))
+        else:
+            jac = csda_jacobian(encoder, x, h=h, images_per_pass=images_per_pass)
+        k = min(check_images, len(x))
+        rel = np.float64("nan")
+        if method == "csda" or csda_supported(encoder):
+            other = csda_jacobian(encoder, x[:k], h=h) if method == "autograd" else autograd_jacobian(encoder, x[:k])
+            scale = float(jac[:k].abs().max()) or 1.0
+            rel = np.float64(float((other - jac[:k]).abs().max()) / scale)
+    finally:
+        encoder.train(was_training)
     maps = saliency_from_jacobian(jac).reshape(x.shape).astype(np.float32)
-    k = min(check_images, len(x))
-    rel = np.float64("nan")
-    if method == "csda" or csda_supported(encoder):
-        other = csda_jacobian(encoder, x[:k], h=h) if method == "autograd" else autograd_jacobian(encoder, x[:k])
-        scale = float(jac[:k].abs().max()) or 1.0
-        rel = np.float64(float((other - jac[:k]).abs().max()) / scale)
     return {
         "maps": maps,
         "mean_map": maps.mean(axis=0),
