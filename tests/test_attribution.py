@@ -418,6 +418,36 @@ def test_an_item_with_nothing_to_attribute_is_reported_and_counted(caplog):
     assert pd.notna(table["correlation"])
 
 
+def test_explaining_a_model_in_training_mode_neither_changes_it_nor_depends_on_the_mode():
+    """Batch norm in training mode would normalise by each batch and update
+    its running statistics, dropout would draw: a model handed over in
+    training mode is explained as at inference, its statistics are
+    untouched, and every submodule's mode is restored (one left in eval mode
+    on purpose stays so)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.5)
+    )
+    model.append(nn.Linear(4 * 7 * 7, 3))
+    with torch.no_grad():
+        model[1].running_mean.uniform_(-0.1, 0.1)
+        model[1].running_var.uniform_(0.5, 1.5)
+    model.train()
+    model[5].eval()  # a submodule the user keeps in eval mode
+    stats = [t.clone() for t in (model[1].running_mean, model[1].running_var)]
+    x = torch.rand(2, 1, 14, 14, generator=torch.Generator().manual_seed(1)).numpy()
+    settings = resolve({"optimise": {"steps": 3, "inits": 1}, "ig": {"steps": 8}, "beta": {"fallback": 0.3}})
+    args = ("2", x, np.array([0, 2]), "pyramid", settings, torch.device("cpu"))
+    attr, vis = attribute_and_visualise(model, *args)
+    assert model.training and model[1].training and not model[5].training
+    torch.testing.assert_close(model[1].running_mean, stats[0], rtol=0, atol=0)
+    torch.testing.assert_close(model[1].running_var, stats[1], rtol=0, atol=0)
+    assert int(model[1].num_batches_tracked) == 0
+    attr_eval, vis_eval = attribute_and_visualise(model.eval(), *args)
+    np.testing.assert_array_equal(attr["attributions"], attr_eval["attributions"])
+    np.testing.assert_array_equal(vis["x"], vis_eval["x"])
+
+
 def test_same_seed_gives_identical_bytes_and_another_seed_does_not():
     model = _sharp_cnn()
     layer = resolve_layer(model, "conv2")

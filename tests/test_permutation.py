@@ -198,3 +198,25 @@ def test_inputs_that_cannot_be_permuted_are_named(caplog):
     result = latent_importance_by_class(encoder, decoder, x, lonely, 3, progress=False)
     assert "class 2 has 1 image(s), nothing to permute among" in caplog.text
     assert (result.importance[2] == 0).all() and (result.importance[:2] > 0).all()
+
+
+def test_an_encoder_in_training_mode_is_permuted_at_inference_and_handed_back_unchanged():
+    """Batch norm in training mode would normalise every permuted batch by its
+    own statistics and update the running ones: the importances equal those
+    in eval mode, the statistics are untouched and the mode is restored."""
+    torch.manual_seed(0)
+    encoder = nn.Sequential(nn.Flatten(), nn.Linear(6, 5), nn.BatchNorm1d(5), nn.ReLU(), nn.Linear(5, 2))
+    decoder = nn.Sequential(nn.Linear(2, 6), nn.Dropout(0.5))
+    with torch.no_grad():
+        encoder[2].running_mean.uniform_(-0.5, 0.5)
+    stats = encoder[2].running_mean.clone()
+    x = np.random.default_rng(0).uniform(0, 1, (30, 3, 2)).astype(np.float32)
+    y = np.arange(30) % 2
+    pixels = pixel_latent_importance(encoder.train(), x, n_permutations=2, progress=False)
+    latent = latent_importance_by_class(encoder, decoder.train(), x, y, 2, n_permutations=2, progress=False)
+    assert encoder.training and encoder[2].training and decoder.training and decoder[1].training
+    assert torch.equal(encoder[2].running_mean, stats) and int(encoder[2].num_batches_tracked) == 0
+    encoder.eval(), decoder.eval()
+    np.testing.assert_array_equal(pixels.importance, pixel_latent_importance(encoder, x, 2, progress=False).importance)
+    again = latent_importance_by_class(encoder, decoder, x, y, 2, n_permutations=2, progress=False)
+    np.testing.assert_array_equal(latent.importance, again.importance)

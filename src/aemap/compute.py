@@ -5,9 +5,11 @@ Neutral ground for every stage (training, importance, saliency, attribution).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import torch
+from torch import nn
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -32,6 +34,23 @@ def cuda_config_error(name: str) -> str | None:
     if index is not None and index >= torch.cuda.device_count():
         return f"compute.device: {name!r} but this machine has {torch.cuda.device_count()} CUDA device(s)"
     return None
+
+
+@contextlib.contextmanager
+def at_inference(*models: object) -> Iterator[None]:
+    """Inside, every given ``nn.Module`` in eval mode: dropout off, batch norm
+    using (not updating) its running statistics, so explaining a model never
+    changes it. Afterwards each submodule's own mode is restored (a model in
+    training mode is handed back in training mode). Other callables pass."""
+    modules = [m for m in models if isinstance(m, nn.Module)]
+    modes = [(sub, sub.training) for m in modules for sub in m.modules()]
+    for m in modules:
+        m.eval()
+    try:
+        yield
+    finally:
+        for sub, mode in modes:
+            sub.training = mode
 
 
 @torch.no_grad()

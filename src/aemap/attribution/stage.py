@@ -21,6 +21,7 @@ from aemap.attribution.neurons import neuron_attributions
 from aemap.attribution.otsu import FlatMapError, otsu_beta
 from aemap.attribution.settings import AttributionSettings
 from aemap.attribution.visualise import visualise
+from aemap.compute import at_inference
 from aemap.models.networks import DenseAutoencoder
 
 _log = logging.getLogger(__name__)
@@ -139,19 +140,20 @@ def attribute(
         raise ValueError(
             f"attribute: {len(x)} images and {len(targets)} targets; give one target per image, at least one"
         )
-    check_split(forward, layer, x[:1], layer_name, targets)
-    t = torch.as_tensor(targets, dtype=torch.long, device=device)
-    result = neuron_attributions(
-        forward,
-        layer,
-        x,
-        t,
-        settings.ig,
-        settings.baseline,
-        settings.clamp_negative,
-        settings.channel_filter,
-        classifier=not is_autoencoder(model),
-    )
+    with at_inference(model):  # dropout off, batch norm frozen: explaining never changes the model
+        check_split(forward, layer, x[:1], layer_name, targets)
+        t = torch.as_tensor(targets, dtype=torch.long, device=device)
+        result = neuron_attributions(
+            forward,
+            layer,
+            x,
+            t,
+            settings.ig,
+            settings.baseline,
+            settings.clamp_negative,
+            settings.channel_filter,
+            classifier=not is_autoencoder(model),
+        )
     betas, thresholds, sources = [], [], []
     # Latent dims are numbered from 1 in messages, as in the figures and Inglis et al.
     target_name = (lambda t: f"latent dim {t + 1}") if is_autoencoder(model) else (lambda t: f"class index {t}")
@@ -245,27 +247,28 @@ def visualise_and_score(
     input_shape = model_input_shape(model, input_shape)
     forward = target_function(model)
     layer = resolve_layer(model, layer_name, "attribution layer")
-    check_split(forward, layer, torch.zeros((1, *input_shape), device=device), layer_name, targets)
-    inits = settings.inits
-    n_images = len(attributions)
-    r = torch.as_tensor(np.repeat(attributions, inits, axis=0), dtype=torch.float32, device=device)
-    b = torch.as_tensor(np.repeat(beta, inits), dtype=torch.float32, device=device)
-    ref = np.repeat(lambda_reference(settings.lambda_reference, attributions, activations), inits)
-    vis = visualise(
-        forward,
-        layer,
-        input_shape,
-        r,
-        b,
-        perturbation,
-        settings.optimise,
-        progress,
-        torch.as_tensor(ref, dtype=torch.float32, device=device),
-    )
-    shown = vis.composite if settings.forward == "composite" else vis.x
-    xs = torch.as_tensor(shown, device=device).reshape((len(shown), *input_shape))
-    acts = _batched(lambda v: trunk(forward, layer, v), xs).reshape(len(xs), -1).cpu().numpy()
-    outputs = _batched(forward, xs).cpu().numpy()
+    with at_inference(model):  # dropout off, batch norm frozen: explaining never changes the model
+        check_split(forward, layer, torch.zeros((1, *input_shape), device=device), layer_name, targets)
+        inits = settings.inits
+        n_images = len(attributions)
+        r = torch.as_tensor(np.repeat(attributions, inits, axis=0), dtype=torch.float32, device=device)
+        b = torch.as_tensor(np.repeat(beta, inits), dtype=torch.float32, device=device)
+        ref = np.repeat(lambda_reference(settings.lambda_reference, attributions, activations), inits)
+        vis = visualise(
+            forward,
+            layer,
+            input_shape,
+            r,
+            b,
+            perturbation,
+            settings.optimise,
+            progress,
+            torch.as_tensor(ref, dtype=torch.float32, device=device),
+        )
+        shown = vis.composite if settings.forward == "composite" else vis.x
+        xs = torch.as_tensor(shown, device=device).reshape((len(shown), *input_shape))
+        acts = _batched(lambda v: trunk(forward, layer, v), xs).reshape(len(xs), -1).cpu().numpy()
+        outputs = _batched(forward, xs).cpu().numpy()
     item_targets = np.repeat(targets, inits)
     scores = outputs if code_stats is None else standardised_codes(outputs, *code_stats)
     correlation = pearson_rows(acts, r.reshape(len(r), -1).cpu().numpy())

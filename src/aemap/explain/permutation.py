@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from aemap.compute import batched
+from aemap.compute import at_inference, batched
 from aemap.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -329,25 +329,25 @@ def pixel_latent_importance(
     x = _checked_rows(torch.as_tensor(x, dtype=torch.float32, device=device), "pixel importance: images")
     shape = tuple(x.shape[1:])
     x_flat = x.reshape(len(x), -1)
-    encoder.eval()
-    z = _encode(lambda xb: encoder(xb.view(len(xb), *shape)).reshape(len(xb), -1), x, "pixel importance: encoder")
-    replacer = ColumnReplacer(encoder, x_flat, shape, fast=fast)
-    sums = _permuted_error_sums(
-        replacer,
-        x_flat,
-        n_permutations,
-        seed,
-        PIXEL_STREAM,
-        lambda out, rows: out.sub_(z.index_select(0, rows)).square_(),
-        z.shape[1],
-        int(budget_mb * 2**20),
-        progress,
-        "pixel importance",
-    )
-    mse = sums / len(x_flat)
-    values = mse.sqrt() if metric == "rmse" else mse
-    importance, std, per = _summarise(values)
-    return PixelLatentImportance(importance, std, per, metric)
+    with at_inference(encoder):  # dropout off, batch norm frozen; modes restored after
+        z = _encode(lambda xb: encoder(xb.view(len(xb), *shape)).reshape(len(xb), -1), x, "pixel importance: encoder")
+        replacer = ColumnReplacer(encoder, x_flat, shape, fast=fast)
+        sums = _permuted_error_sums(
+            replacer,
+            x_flat,
+            n_permutations,
+            seed,
+            PIXEL_STREAM,
+            lambda out, rows: out.sub_(z.index_select(0, rows)).square_(),
+            z.shape[1],
+            int(budget_mb * 2**20),
+            progress,
+            "pixel importance",
+        )
+        mse = sums / len(x_flat)
+        values = mse.sqrt() if metric == "rmse" else mse
+        importance, std, per = _summarise(values)
+        return PixelLatentImportance(importance, std, per, metric)
 
 
 @dataclass
@@ -392,47 +392,46 @@ def latent_importance_by_class(
             f"latent importance: labels {outside[:10].tolist()} are not classes 0..{n_classes - 1} "
             f"(n_classes={n_classes})"
         )
-    encoder.eval()
-    decoder.eval()
-    z_all = _encode(lambda xb: encoder(xb).reshape(len(xb), -1), x, "latent importance: encoder")
-    latent = z_all.shape[1]
-    per = torch.zeros(n_permutations, n_classes, latent, dtype=torch.float64)
-    for c in range(n_classes):
-        members = torch.as_tensor(np.nonzero(labels == c)[0], device=device)
-        if len(members) < 2:
-            log.warning(
-                "latent importance: class %d has %d image(s), nothing to permute among: its importances are 0",
-                c,
-                len(members),
+    with at_inference(encoder, decoder):  # dropout off, batch norm frozen; modes restored after
+        z_all = _encode(lambda xb: encoder(xb).reshape(len(xb), -1), x, "latent importance: encoder")
+        latent = z_all.shape[1]
+        per = torch.zeros(n_permutations, n_classes, latent, dtype=torch.float64)
+        for c in range(n_classes):
+            members = torch.as_tensor(np.nonzero(labels == c)[0], device=device)
+            if len(members) < 2:
+                log.warning(
+                    "latent importance: class %d has %d image(s), nothing to permute among: its importances are 0",
+                    c,
+                    len(members),
+                )
+                continue
+            z = z_all[members]
+            recon = batched(lambda zb: decoder(zb).reshape(len(zb), -1), z, 8192)
+            target = x[members].reshape(len(members), -1) if against == "input" else None
+
+            # Defaults bind this class's tensors (the function is used within this iteration only).
+            def err(
+                out: torch.Tensor, rows: torch.Tensor, recon: torch.Tensor = recon, target: torch.Tensor | None = target
+            ) -> torch.Tensor:
+                base = recon[rows]
+                if target is None:
+                    return ((out - base) ** 2).mean(1, keepdim=True)
+                # (out - t)^2 - (base - t)^2 = (out - base)(out + base - 2t): no cancellation.
+                return ((out - base) * (out + base - 2 * target[rows])).mean(1, keepdim=True)
+
+            replacer = ColumnReplacer(decoder, z, (latent,), fast=fast)
+            sums = _permuted_error_sums(
+                replacer,
+                z,
+                n_permutations,
+                seed,
+                latent_stream(c),
+                err,
+                1,
+                int(budget_mb * 2**20),
+                progress,
+                f"latent importance, class {c}",
             )
-            continue
-        z = z_all[members]
-        recon = batched(lambda zb: decoder(zb).reshape(len(zb), -1), z, 8192)
-        target = x[members].reshape(len(members), -1) if against == "input" else None
-
-        # Defaults bind this class's tensors (the function is used within this iteration only).
-        def err(
-            out: torch.Tensor, rows: torch.Tensor, recon: torch.Tensor = recon, target: torch.Tensor | None = target
-        ) -> torch.Tensor:
-            base = recon[rows]
-            if target is None:
-                return ((out - base) ** 2).mean(1, keepdim=True)
-            # (out - t)^2 - (base - t)^2 = (out - base)(out + base - 2t): no cancellation.
-            return ((out - base) * (out + base - 2 * target[rows])).mean(1, keepdim=True)
-
-        replacer = ColumnReplacer(decoder, z, (latent,), fast=fast)
-        sums = _permuted_error_sums(
-            replacer,
-            z,
-            n_permutations,
-            seed,
-            latent_stream(c),
-            err,
-            1,
-            int(budget_mb * 2**20),
-            progress,
-            f"latent importance, class {c}",
-        )
-        per[:, c, :] = (sums[..., 0] / len(members)).cpu()
-    importance, std, per_np = _summarise(per)
-    return LatentImportance(importance, std, per_np, against)
+            per[:, c, :] = (sums[..., 0] / len(members)).cpu()
+        importance, std, per_np = _summarise(per)
+        return LatentImportance(importance, std, per_np, against)

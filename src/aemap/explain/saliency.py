@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from aemap.compute import at_inference
+
 _ELEMENTWISE = {nn.Sigmoid: torch.sigmoid, nn.Tanh: torch.tanh}
 
 
@@ -177,9 +179,7 @@ def saliency_maps(
     if len(x) == 0 or not np.isfinite(x).all():
         what = "no images" if len(x) == 0 else f"{int((~np.isfinite(x)).sum())} values are NaN or infinite"
         raise ValueError(f"saliency: {what} in images shaped {x.shape}")
-    was_training = encoder.training
-    encoder.eval()  # dropout and batch norm as at inference; restored below
-    try:
+    with at_inference(encoder):
         if method == "autograd":
             jac = autograd_jacobian(encoder, x, images_per_pass=max(images_per_pass, 64))
         else:
@@ -190,8 +190,6 @@ def saliency_maps(
             other = csda_jacobian(encoder, x[:k], h=h) if method == "autograd" else autograd_jacobian(encoder, x[:k])
             scale = float(jac[:k].abs().max()) or 1.0
             rel = np.float64(float((other - jac[:k]).abs().max()) / scale)
-    finally:
-        encoder.train(was_training)
     maps = saliency_from_jacobian(jac).reshape(x.shape).astype(np.float32)
     return {
         "maps": maps,
