@@ -374,6 +374,15 @@ def test_a_users_model_gets_clear_errors_not_torch_internals():
         attribute(model, "2", x[:, :, :12, :12], np.array([0, 1]), settings, cpu)
     with pytest.raises(ValueError, match="2 images and 1 targets"):
         attribute(model, "2", x, np.array([0]), settings, cpu)
+    with pytest.raises(ValueError, match=r"targets: output indices must be whole numbers; got \[0.5, 1.0\]"):
+        attribute(model, "2", x, np.array([0.5, 1.0]), settings, cpu)
+    with pytest.raises(ValueError, match=r"targets: one index per image, \(N,\); got shape \(2, 1\)"):
+        attribute(model, "2", x, np.array([[0], [1]]), settings, cpu)
+    # Labels often come as floats: whole ones are indices.
+    as_floats = attribute(model, "2", x, np.array([0.0, 3.0]), settings, cpu)
+    np.testing.assert_array_equal(
+        as_floats["attributions"], attribute(model, "2", x, [0, 3], settings, cpu)["attributions"]
+    )
 
     class SkipsALayer(nn.Module):
         def __init__(self):
@@ -385,6 +394,19 @@ def test_a_users_model_gets_clear_errors_not_torch_internals():
 
     with pytest.raises(LayerError, match=r"'unused' \(ReLU\) is not reached"):
         attribute(SkipsALayer().eval(), "unused", x, np.array([0, 1]), settings, cpu)
+
+
+def test_images_off_the_visualisations_scale_are_warned_about(caplog):
+    """X* lies in [0, 1] (a sigmoid): a model fed 0-255 or standardised
+    images would be probed off its inputs' scale, and the log says so."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 4), nn.ReLU(), nn.Linear(4, 2)).eval()
+    settings = resolve({"ig": {"steps": 4}, "beta": {"fallback": 0.3}})
+    x = np.linspace(0, 1, 32, dtype=np.float32).reshape(2, 1, 4, 4)
+    with caplog.at_level(logging.WARNING):
+        attribute(model, "2", x, np.array([0, 1]), settings, torch.device("cpu"))
+        assert "visualisations are images in [0, 1]" not in caplog.text
+        attribute(model, "2", (x * 255).astype(np.uint8), np.array([0, 1]), settings, torch.device("cpu"))
+    assert "images range over [0, 255], but the visualisations are images in [0, 1]" in caplog.text
 
 
 def test_an_item_with_nothing_to_attribute_is_reported_and_counted(caplog):

@@ -133,8 +133,10 @@ def attribute(
     """Neuron attributions of ``layer_name`` for each (image, target), the
     attribution map and beta."""
     log = log or _log
+    targets = integer_targets(targets)
     forward = target_function(model)
     layer = resolve_layer(model, layer_name, "attribution layer")
+    warn_outside_unit_range(images, log)
     x = torch.as_tensor(images, dtype=torch.float32, device=device)
     if len(x) == 0 or len(x) != len(targets):
         raise ValueError(
@@ -193,6 +195,33 @@ def attribute(
     }
 
 
+def integer_targets(targets: Sequence[int] | np.ndarray) -> np.ndarray:
+    """``targets`` as int64 indices (whole-valued floats accepted, as labels often come)."""
+    t = np.asarray(targets)
+    if t.ndim != 1:
+        raise ValueError(f"targets: one index per image, (N,); got shape {t.shape}")
+    if t.dtype.kind in "iu":
+        return t.astype(np.int64)
+    if t.dtype.kind == "f" and np.all(np.isfinite(t)) and np.all(t == np.round(t)):
+        return t.astype(np.int64)
+    raise ValueError(f"targets: output indices must be whole numbers; got {t[:5].tolist()} ({t.dtype})")
+
+
+def warn_outside_unit_range(images: np.ndarray | torch.Tensor, log: Any) -> None:
+    """The visualisations are images in [0, 1] (a sigmoid): images on another
+    scale (0-255, standardised) mean the model never saw inputs like them."""
+    x = torch.as_tensor(images)
+    lo, hi = float(x.min()), float(x.max())
+    if lo < 0 or hi > 1:
+        log.warning(
+            "images range over [%.3g, %.3g], but the visualisations are images in [0, 1]: the model will be "
+            "probed on inputs unlike those it saw. Give the model inputs in [0, 1] (put any scaling or "
+            "normalisation inside it)",
+            lo,
+            hi,
+        )
+
+
 def lambda_reference(kind: str, attributions: np.ndarray, activations: np.ndarray) -> np.ndarray:
     """Per image, what lambda is proportional to: ``attributions``, the sum of
     R (the paper); ``objective``, the attribution term at the explained image,
@@ -245,6 +274,7 @@ def visualise_and_score(
     (1, 28, 28); by default the model's ``input_shape`` (aemap's networks
     have one)."""
     input_shape = model_input_shape(model, input_shape)
+    targets = integer_targets(targets)
     forward = target_function(model)
     layer = resolve_layer(model, layer_name, "attribution layer")
     with at_inference(model):  # dropout off, batch norm frozen: explaining never changes the model
