@@ -413,7 +413,7 @@ def test_an_item_with_nothing_to_attribute_is_reported_and_counted(caplog):
     """Target 0 of this network only loses from its hidden units (weights
     -1): every attribution is negative, so R_l is zero after clamping. Its
     visualisations have no correlation: the jobs say so, and the ablation
-    table counts them apart from the mean (target 1, weights +1, is fine)."""
+    table counts them apart from the mean (target 1, weights 1, 2, 3, is fine)."""
     import pandas as pd
 
     from aemap.attribution.stage import ablation_table, metrics_rows
