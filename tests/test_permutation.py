@@ -185,7 +185,7 @@ def test_inputs_that_cannot_be_permuted_are_named(caplog):
         pixel_latent_importance(encoder, x[:1], progress=False)
     with pytest.raises(ValueError, match="images: 1 values are NaN or infinite"):
         pixel_latent_importance(encoder, np.where(x == x.max(), np.inf, x), progress=False)
-    with pytest.raises(ValueError, match=r"encoder: the model cannot run on rows shaped \(2, 2\)"):
+    with pytest.raises(ValueError, match=r"encoder: the model cannot run on inputs shaped \(2, 2\)"):
         pixel_latent_importance(encoder, x[:, :2, :], progress=False)
     y = np.arange(20) % 2
     with pytest.raises(ValueError, match=r"labels \[2, 3\] are not classes 0..1 \(n_classes=2\)"):

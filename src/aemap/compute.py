@@ -53,6 +53,30 @@ def at_inference(*models: object) -> Iterator[None]:
             sub.training = mode
 
 
+# What torch's modules raise for an input of the wrong shape.
+SHAPE_ERRORS = (RuntimeError, ValueError)
+
+
+def call_model(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, what: str, note: str = "") -> torch.Tensor:
+    """``fn(x)``; where the model rejects the inputs' shape, an error naming
+    ``what`` and the shape of one input (``note`` after it) instead of
+    torch's own."""
+    try:
+        return fn(x)
+    except SHAPE_ERRORS as err:
+        raise ValueError(f"{what}: the model cannot run on inputs shaped {tuple(x.shape[1:])}{note}: {err}") from err
+
+
+def check_finite(x: object, what: str) -> None:
+    """A ``what`` error where ``x`` (array or tensor) has no rows or holds NaN or infinite values."""
+    t = torch.as_tensor(x)
+    if len(t) == 0:
+        raise ValueError(f"{what}: no images in images shaped {tuple(t.shape)}")
+    bad = int((~torch.isfinite(t)).sum()) if t.is_floating_point() else 0
+    if bad:
+        raise ValueError(f"{what}: {bad} values are NaN or infinite in images shaped {tuple(t.shape)}")
+
+
 @torch.no_grad()
 def batched(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch: int) -> torch.Tensor:
     """``fn`` over ``x`` in slices of ``batch`` rows, concatenated (no autograd)."""

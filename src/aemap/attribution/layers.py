@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from aemap.compute import call_model
 from aemap.models.networks import ConvClassifier, DenseAutoencoder
 
 
@@ -126,12 +127,7 @@ def check_split(
     handle = layer.register_forward_hook(count)
     try:
         with torch.no_grad():
-            out = forward(example)
-    except (RuntimeError, ValueError) as err:  # what torch's modules raise for a wrong shape
-        raise ValueError(
-            f"images: the model cannot run on inputs shaped {tuple(example.shape[1:])} (one image; "
-            f"attribution passes them to the model as given): {err}"
-        ) from err
+            out = call_model(forward, example, "images", " (one image; attribution passes them to the model as given)")
     finally:
         handle.remove()
     what = f"attribution layer {layer_name!r} ({type(layer).__name__})"

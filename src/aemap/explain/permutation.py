@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from aemap.compute import at_inference, batched
+from aemap.compute import at_inference, batched, call_model, check_finite
 from aemap.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -285,18 +285,8 @@ def _checked_rows(x: torch.Tensor, what: str) -> torch.Tensor:
             f"{what}: permutation importance shuffles values across rows, so it needs at least 2; "
             f"got shape {tuple(x.shape)}"
         )
-    bad = int((~torch.isfinite(x)).sum())
-    if bad:
-        raise ValueError(f"{what}: {bad} values are NaN or infinite; the importances would be too")
+    check_finite(x, what)
     return x
-
-
-def _encode(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, what: str) -> torch.Tensor:
-    """``fn`` over ``x`` in batches; a model that rejects the rows' shape is named."""
-    try:
-        return batched(fn, x, 8192)
-    except (RuntimeError, ValueError) as err:  # what torch's modules raise for a wrong shape
-        raise ValueError(f"{what}: the model cannot run on rows shaped {tuple(x.shape[1:])}: {err}") from err
 
 
 def _summarise(values: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -330,7 +320,11 @@ def pixel_latent_importance(
     shape = tuple(x.shape[1:])
     x_flat = x.reshape(len(x), -1)
     with at_inference(encoder):  # dropout off, batch norm frozen; modes restored after
-        z = _encode(lambda xb: encoder(xb.view(len(xb), *shape)).reshape(len(xb), -1), x, "pixel importance: encoder")
+        z = call_model(
+            lambda v: batched(lambda xb: encoder(xb.view(len(xb), *shape)).reshape(len(xb), -1), v, 8192),
+            x,
+            "pixel importance: encoder",
+        )
         replacer = ColumnReplacer(encoder, x_flat, shape, fast=fast)
         sums = _permuted_error_sums(
             replacer,
@@ -393,7 +387,9 @@ def latent_importance_by_class(
             f"(n_classes={n_classes})"
         )
     with at_inference(encoder, decoder):  # dropout off, batch norm frozen; modes restored after
-        z_all = _encode(lambda xb: encoder(xb).reshape(len(xb), -1), x, "latent importance: encoder")
+        z_all = call_model(
+            lambda v: batched(lambda xb: encoder(xb).reshape(len(xb), -1), v, 8192), x, "latent importance: encoder"
+        )
         latent = z_all.shape[1]
         per = torch.zeros(n_permutations, n_classes, latent, dtype=torch.float64)
         for c in range(n_classes):

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from aemap.compute import at_inference
+from aemap.compute import at_inference, check_finite
 
 _ELEMENTWISE = {nn.Sigmoid: torch.sigmoid, nn.Tanh: torch.tanh}
 
@@ -175,10 +175,7 @@ def saliency_maps(
     eval mode; the encoder is left where and in the mode it was."""
     if method not in ("autograd", "csda"):
         raise ValueError(f"saliency method must be 'autograd' or 'csda', got {method!r}")
-    x = np.asarray(x)
-    if len(x) == 0 or not np.isfinite(x).all():
-        what = "no images" if len(x) == 0 else f"{int((~np.isfinite(x)).sum())} values are NaN or infinite"
-        raise ValueError(f"saliency: {what} in images shaped {x.shape}")
+    check_finite(x, "saliency")
     with at_inference(encoder):
         if method == "autograd":
             jac = autograd_jacobian(encoder, x, images_per_pass=max(images_per_pass, 64))
