@@ -110,9 +110,9 @@ def check_split(
     example: torch.Tensor,
     layer_name: str,
     targets: Sequence[int] | None = None,
-) -> int:
+) -> None:
     """Run ``forward`` once on ``example`` (a batch of one input) and check
-    what the attribution needs of it; returns the number of outputs.
+    what the attribution needs of it.
 
     Clear errors where a user's model would otherwise fail deep inside:
     the model rejects inputs of that shape, ``layer`` does not run exactly
@@ -148,7 +148,6 @@ def check_split(
         raise ValueError(
             f"targets {sorted(set(bad))[:10]} are not outputs of the model: it has {n_out} (indices 0..{n_out - 1})"
         )
-    return n_out
 
 
 def head(
