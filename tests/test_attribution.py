@@ -766,6 +766,25 @@ def test_items_per_class_and_per_latent_dim():
     assert rows.tolist() == [2, 0, 1, 2] and targets.tolist() == [1, 1, 0, 0]
 
 
+def test_classes_with_fewer_test_images_than_asked_are_named(caplog):
+    """Class 'two' has one test image and 'three' none, for 2 asked per class:
+    the items are what there is, and the log names both shortfalls."""
+    from aemap.attribution.stage import warn_short_classes
+
+    labels = np.array([1, 0, 1, 2, 0, 1])
+    names = ["zero", "one", "two", "three"]
+    model = nn.Sequential(nn.Flatten(), nn.Linear(4, 4)).eval()
+    data = {"x_test": np.zeros((6, 2, 2), np.float32), "y_test": labels, "classes": np.asarray(names)}
+    with caplog.at_level("WARNING"):
+        items = choose_items(model, data, {"images_per_class": 2}, torch.device("cpu"))
+    assert items["rows"].tolist() == [1, 4, 0, 2, 3]
+    assert "attribution.images_per_class 2: 2 of 4 classes have fewer test images ('two': 1, 'three': 0)" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        warn_short_classes(labels, 1, names[:3], logging.getLogger("aemap.test"))
+    assert caplog.text == ""  # enough of each (the three named classes)
+
+
 def test_live_dims_keep_the_ranking_and_drop_dims_that_never_move():
     importance = np.array([[0.5, 0.0, 0.2, 0.1], [0.5, 0.0, 0.2, 0.0]])  # pixels x dims
     codes = np.array([[1.0, 0.0, 3.0, 2.0], [2.0, 0.0, 3.0, 1.0]])  # dim 2 constant, dim 1 both
@@ -816,6 +835,27 @@ def test_layer_names_from_the_config_match_the_built_models():
     assert default_layer_names_of_spec({"family": "dense_ae", "encoder": [512, 128, 32]}) == ["hidden2"]
     assert default_layer_names_of_spec({"family": "dense_ae", "encoder": [12]}) == ["latent"]
     assert default_layer_names_of_spec({"family": "cnn", "channels": [8, 8]}) == ["conv1", "conv2"]
+
+
+def test_module_paths_from_the_config_match_the_built_models_whatever_the_data():
+    """The dry run checks a dotted layer path against the modules of a model
+    built on a nominal input: the paths must be those of the model built on
+    the real data (another size, another class count), and a spec that does
+    not build gives None rather than an error of its own."""
+    from aemap.attribution.layers import module_paths_of_spec
+    from aemap.models import build_model
+
+    for spec, shape in (
+        ({"family": "cnn", "channels": [8, 16], "kernel_size": 5, "hidden": [32]}, (32, 48)),
+        ({"family": "cnn", "channels": [4, 4, 4, 4, 4, 4], "pool": 2, "hidden": []}, (64, 64)),
+        ({"family": "dense_ae", "encoder": [1000, 900]}, (40, 40)),
+        ({"family": "dense_ae", "encoder": [12]}, (28, 28)),
+    ):
+        model = build_model(spec, shape, 7)
+        assert module_paths_of_spec(spec) == [n for n, _ in model.named_modules() if n]
+    assert "features.3" in module_paths_of_spec({"family": "cnn", "channels": [8, 16]})
+    assert module_paths_of_spec({"family": "cnn", "channels": []}) is None
+    assert module_paths_of_spec({"family": "transformer"}) is None
 
 
 def test_lambda_reference_is_the_attribution_sum_or_the_objective_at_the_image():

@@ -236,7 +236,7 @@ CONFIG_ERRORS = {
                 "preset": "huge",
                 "optimise": {"max_batch": 16, "random_block": 64},
                 "perturbation": {"blur_kernel": 4},
-                "experiments": {"nope": {"layers": ["conv1"]}, "arumugam_cnn": {"layers": ["conv7"]}},
+                "experiments": {"nope": {"layers": ["conv1"]}, "arumugam_cnn": {"layers": ["conv7", "features.99"]}},
             },
             "experiments": {
                 "inglis_fmnist": {"analyses": ["importance"]},
@@ -256,6 +256,8 @@ CONFIG_ERRORS = {
             "attribution.perturbation.blur_kernel: 4 is even",
             "attribution.experiments.nope: not an entry of `experiments`",
             "attribution.experiments.arumugam_cnn.layers: 'conv7' is not a layer of this model; known: conv1, conv2",
+            "attribution.experiments.arumugam_cnn.layers: 'features.99' is not a module of this model; "
+            "its dotted paths: features.0, features.1,",
             "attribution.experiments.inglis_fmnist: experiments.inglis_fmnist.analyses does not list 'attribution'",
             "experiments.mine.weights: no such file: no/such.pt",
             "experiments.inglis_mnist01.anomaly.data: 'nowhere' is not an entry of `prepared`",

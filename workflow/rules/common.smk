@@ -14,7 +14,11 @@ from aemap.checks.derived import (
     single_class_name,
     translated_models,
 )
-from aemap.attribution.layers import default_layer_names_of_spec, layer_names_of_spec
+from aemap.attribution.layers import (
+    default_layer_names_of_spec,
+    layer_names_of_spec,
+    module_paths_of_spec,
+)
 from aemap.attribution.perturb import PERTURBATIONS, PerturbationSettings
 from aemap.explain.embedding import LATENT_VIEWS
 from aemap.data.registry import load_registry, missing_local_files, read_entry
@@ -101,11 +105,21 @@ def _check_config_references():
             )
         spec = config["experiments"][name]["model"]
         known = layer_names_of_spec(spec)
+        paths = None
         for layer in entry.get("layers", []):
-            if layer not in known and "." not in layer:
+            if layer in known:
+                continue
+            if "." not in layer:
                 errors.append(
                     f"attribution.experiments.{name}.layers: {layer!r} is not a layer of this "
                     f"model; known: {', '.join(known)} (or a dotted module path)"
+                )
+                continue
+            paths = module_paths_of_spec(spec) if paths is None else paths
+            if paths is not None and layer not in paths:
+                errors.append(
+                    f"attribution.experiments.{name}.layers: {layer!r} is not a module of this "
+                    f"model; its dotted paths: {', '.join(p for p in paths if '.' in p)}"
                 )
     for name in config["spectrogram"]:
         if name != "default" and name not in REGISTRY.datasets:

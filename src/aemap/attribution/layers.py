@@ -26,6 +26,7 @@ any network whose later layers see the hidden layer only through that module
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -194,6 +195,24 @@ def layer_names_of_spec(spec: dict) -> list[str]:
     if spec.get("family") == "dense_ae":
         return [f"hidden{i}" for i in range(1, len(spec["encoder"]))] + ["latent"]
     return []
+
+
+def module_paths_of_spec(spec: dict) -> list[str] | None:
+    """The dotted module paths a model built from config ``model`` will have
+    (``features.3``, ``encoder.1``, ...), or None if the spec does not build.
+    Module names do not depend on the data, so the model is built on a
+    nominal input large enough for any pooling, with two classes."""
+    from aemap.models import ModelConfigError, build_model
+
+    n_blocks = len(spec.get("channels") or []) if spec.get("family") == "cnn" else 0
+    side = max(28, int(spec.get("pool", 2)) ** n_blocks)
+    widest = max([1, *(spec.get("encoder") or [])])
+    side = max(side, math.isqrt(widest) + 1)
+    try:
+        model = build_model(spec, (side, side), 2)
+    except (ModelConfigError, TypeError, ValueError):
+        return None
+    return [name for name, _ in model.named_modules() if name]
 
 
 def default_layer_names_of_spec(spec: dict) -> list[str]:

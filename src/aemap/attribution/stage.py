@@ -42,6 +42,26 @@ def select_classifier_items(labels: np.ndarray, per_class: int) -> np.ndarray:
     return np.concatenate(rows).astype(np.int64)
 
 
+def warn_short_classes(labels: np.ndarray, per_class: int, class_names: Sequence[str] | None, log: Any) -> None:
+    """Say which classes have fewer test images than ``images_per_class``
+    asks for (or none at all): the stage explains what there is, and the
+    ablation's means then weigh the classes unequally."""
+    labels = np.asarray(labels).astype(np.int64)
+    given = [] if class_names is None else [str(c) for c in class_names]
+    n_classes = max(len(given), int(labels.max()) + 1 if labels.size else 0)
+    names = given + [str(c) for c in range(len(given), n_classes)]
+    counts = np.bincount(labels, minlength=n_classes)
+    short = [(names[c], int(counts[c])) for c in range(n_classes) if counts[c] < per_class]
+    if short:
+        log.warning(
+            "attribution.images_per_class %d: %d of %d classes have fewer test images (%s); explaining those there are",
+            per_class,
+            len(short),
+            n_classes,
+            ", ".join(f"{name!r}: {count}" for name, count in short),
+        )
+
+
 def latent_dim_ranking(importance: np.ndarray) -> np.ndarray:
     """Latent dims (0-based) by their total pixel importance (Inglis et al.), largest first."""
     total = np.asarray(importance, dtype=np.float64).sum(0)
@@ -115,6 +135,7 @@ def choose_items(
             "target_kind": np.asarray("latent"),
         }
     rows = select_classifier_items(data["y_test"], cfg["images_per_class"])
+    warn_short_classes(data["y_test"], cfg["images_per_class"], data.get("classes"), log or _log)
     targets = data["y_test"][rows].astype(np.int64)
     if cfg.get("target", "label") == "predicted":
         targets = _batched(model, x_test[rows]).argmax(1).cpu().numpy().astype(np.int64)
