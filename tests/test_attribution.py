@@ -33,6 +33,7 @@ from aemap.attribution.stage import (
     model_input_shape,
     select_autoencoder_items,
     select_classifier_items,
+    shown_visualisation,
     visualise_and_score,
 )
 from aemap.attribution.streams import ItemStreams, random_tensor, seeded_generator
@@ -1050,13 +1051,113 @@ def test_a_visualisation_is_byte_identical_with_the_pool_before_relu(caplog):
         assert getattr(runs[0], field).tobytes() == getattr(runs[1], field).tobytes()
 
 
-def test_input_shape_of_a_model_of_ones_own():
+def test_input_shape_of_a_model_of_ones_own(caplog):
     """aemap's networks carry their input shape; another module needs it given,
-    and only one-channel images can be visualised."""
+    as (H, W) or (C, H, W), channels first; a last axis of 3 looks like a
+    channels-last colour image and is named."""
     assert model_input_shape(DenseAutoencoder((6, 5), [4, 2])) == (6, 5)
     plain = nn.Sequential(nn.Flatten(), nn.Linear(30, 2))
     with pytest.raises(ValueError, match=r"input_shape: a Sequential has no `input_shape` attribute; pass"):
         model_input_shape(plain)
     assert model_input_shape(plain, (1, 6, 5)) == (1, 6, 5)
-    with pytest.raises(ValueError, match=r"input_shape \(3, 6, 5\): attribution visualises one-channel images"):
-        model_input_shape(plain, (3, 6, 5))
+    assert model_input_shape(plain, (3, 6, 5)) == (3, 6, 5)
+    with pytest.raises(ValueError, match=r"input_shape \(2, 3, 6, 5\): attribution visualises images, so one input"):
+        model_input_shape(plain, (2, 3, 6, 5))
+    assert caplog.text == ""
+    with caplog.at_level("WARNING"):
+        assert model_input_shape(plain, (32, 32, 3)) == (32, 32, 3)
+    assert "the last axis looks like colour channels; the visualisations take (C, H, W)" in caplog.text
+
+
+class RedSquareNet(nn.Module):
+    """RGB inputs. Channel 0 of the layer sees the red channel inside a known
+    square, channel 1 the green and blue everywhere; only channel 0 feeds
+    the output, so only red inside the square contributes."""
+
+    def __init__(self, square: tuple[slice, slice]):
+        super().__init__()
+        window = torch.zeros(28, 28)
+        window[square] = 1
+        self.register_buffer("window", window)
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        a = self.act(torch.stack([x[:, 0] * self.window, x[:, 1:].sum(1)], 1))
+        return torch.stack([a[:, 0].flatten(1).sum(1), torch.zeros(len(x))], 1)
+
+
+def test_a_colour_model_gets_colour_visualisations_with_one_mask_on_its_square():
+    """Beyond the paper's grey images (its ImageNet models are RGB): X* has
+    the input's three channels, M* one. The mask settles on the contributing
+    square, X* turns red there (only red contributes; green and blue get no
+    gradient and stay at their start, sigmoid(~0) = 0.5), and the per-item
+    random streams hold: chunked or whole, the same bytes."""
+    square = (slice(6, 18), slice(10, 22))
+    net = RedSquareNet(square).eval()
+    images = np.ones((1, 3, 28, 28), np.float32)
+    settings = resolve({"optimise": {"steps": 300, "inits": 2, "lambda_scale": 20.0}})
+    attr, vis = attribute_and_visualise(net, "act", images, np.array([0]), "pyramid", settings, torch.device("cpu"))
+    assert attr["heatmap"].shape == (1, 28, 28) and attr["beta"][0] == pytest.approx(144 / 784)
+    assert vis["x"].shape == vis["composite"].shape == (2, 3, 28, 28) and vis["mask"].shape == (2, 28, 28)
+    truth = np.zeros((28, 28), bool)
+    truth[square] = True
+    for item in range(2):
+        mask = vis["mask"][item] > 0.5
+        assert (mask & truth).sum() / (mask | truth).sum() >= 0.5
+        red, green, blue = vis["x"][item][:, truth].mean(1)
+        assert red > 0.9 and abs(green - 0.5) < 0.05 and abs(blue - 0.5) < 0.05, (red, green, blue)
+    assert (vis["top1"] == 1).all()
+    shown = shown_visualisation(vis)
+    np.testing.assert_array_equal(shown[:, 2], vis["mask"] * vis["x"][:, 2])  # one mask over every channel
+    # Chunked into blocks of 1 item (the random block too): each item's draws are its own either way.
+    s = OptimiseSettings(steps=3, random_block=1)
+    r, beta = torch.as_tensor(attr["attributions"]).repeat(3, 1, 1, 1), torch.full((3,), 0.2)
+    whole = visualise(net, net.act, (3, 28, 28), r, beta, "fractal", s)
+    chunked = visualise(net, net.act, (3, 28, 28), r, beta, "fractal", dataclasses.replace(s, max_batch=1))
+    assert whole.x.tobytes() == chunked.x.tobytes() and whole.composite.tobytes() == chunked.composite.tobytes()
+
+
+def test_a_dense_layer_of_a_colour_model_maps_its_pixels_summed_over_channels():
+    """A dense layer has no map of its own: its map is the input pixels'
+    integrated gradients, summed over an RGB image's channels, so (IG's
+    completeness, unclamped) the map sums to the target's change from the
+    black baseline."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 6), nn.ReLU(), nn.Linear(6, 2)).eval()
+    images = torch.rand(3, 3, 8, 8).numpy()
+    settings = resolve({"clamp_negative": False, "ig": {"steps": 2000}, "beta": {"fallback": 0.3}})
+    result = attribute(model, "2", images, np.array([0, 1, 0]), settings, torch.device("cpu"))
+    assert result["heatmap"].shape == (3, 8, 8)
+    change = result["output"] - result["baseline_output"]
+    # A right Riemann sum: its error is O(1/steps) (1.7e-3 at 64 steps).
+    np.testing.assert_allclose(result["heatmap"].reshape(3, -1).sum(1), change, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["blur", "constant", "gaussian", "fractal", "pyramid"])
+def test_colour_composites_blur_each_channel_and_draw_each_its_own_noise(kind):
+    """C(X, M, P) of a 3-channel image: one mask for all channels; blur and
+    the constant act on each channel as on a grey image; noise is drawn per
+    channel (uncorrelated colour noise) with a grey channel's statistics,
+    and a one-channel image draws exactly what it always did (the first
+    draws of the same generator)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(64, 3, 28, 28, generator=g)
+    m = torch.rand(64, 1, 28, 28, generator=g)
+    pert = Perturbation(kind, (28, 28))
+    colour = pert.composite(x, m, torch.Generator().manual_seed(1))
+    if kind in ("blur", "constant"):
+        for c in range(3):
+            grey = pert.composite(x[:, c : c + 1], m, torch.Generator().manual_seed(1))
+            torch.testing.assert_close(colour[:, c : c + 1], grey, rtol=0, atol=1e-6)
+        return
+    noise = pert.composite(x, torch.zeros_like(m), torch.Generator().manual_seed(1))  # M = 0: noise only
+    flat = noise.transpose(0, 1).reshape(3, -1).double()
+    corr = torch.corrcoef(flat)
+    assert corr[~torch.eye(3, dtype=bool)].abs().max() < 0.05, corr  # channels independent
+    grey_noise = pert.composite(x[:, :1], torch.zeros_like(m), torch.Generator().manual_seed(1))
+    torch.testing.assert_close(flat.std(1), grey_noise.double().std().repeat(3), rtol=0.1, atol=0)
+    one = Perturbation(kind, (28, 28)).noise_images(4, torch.Generator().manual_seed(5), "cpu")
+    three = Perturbation(kind, (28, 28)).noise_images(4, torch.Generator().manual_seed(5), "cpu", channels=3)
+    assert one.shape[0] == 4 and three.shape[0] == 12
+    if kind == "gaussian":  # one draw of (n, C, H, W): image 0's first channel comes first either way
+        torch.testing.assert_close(three[0], one[0], rtol=0, atol=0)

@@ -96,6 +96,26 @@ def test_spectrograms_are_drawn_with_low_frequencies_at_the_bottom(tmp_path, dra
     assert shown == {x.tobytes() for x in arrays["x_train"]}  # every image drawn once, unaltered
 
 
+def test_colour_attribution_figures_draw_the_images_in_colour(tmp_path, drawn):
+    """A colour model's (C, H, W) inputs and visualisations are drawn as RGB
+    pictures, channels last and clipped to [0, 1]; the maps keep their colour
+    map; a (1, H, W) image is a grey one; other channel counts are refused."""
+    rng = np.random.default_rng(4)
+    images, heat = rng.uniform(size=(2, 3, 4, 5)), rng.uniform(size=(2, 4, 5))
+    vis = {"pyramid": rng.uniform(-0.2, 1.2, size=(2, 3, 4, 5))}
+    plots_attribution.plot_perturbation_grid(
+        images, heat, vis, {"pyramid": np.zeros(2)}, ["a", "b"], tmp_path / "rgb.png"
+    )
+    shown = _images(drawn[-1])
+    np.testing.assert_array_equal(shown[0].get_array(), np.moveaxis(images[0], 0, -1))
+    np.testing.assert_array_equal(shown[2].get_array(), np.clip(np.moveaxis(vis["pyramid"][0], 0, -1), 0, 1))
+    assert shown[1].get_cmap().name == plots_attribution.HEAT_CMAP and shown[1].get_array().ndim == 2
+    grey = plots_attribution.as_picture(images[:1, 0])
+    assert grey.shape == (4, 5)
+    with pytest.raises(ValueError, match=r"image of shape \(2, 4, 5\): a figure draws \(H, W\) or \(C, H, W\)"):
+        plots_attribution.as_picture(images[0, :2])
+
+
 @pytest.mark.parametrize(("origin", "cmap"), [("upper", IMAGE_CMAP), ("lower", SPECTROGRAM_CMAP)])
 def test_attribution_and_saliency_figures_keep_the_images_orientation(tmp_path, drawn, origin, cmap):
     """Spectrograms (origin lower) keep low frequencies at the bottom in every

@@ -230,7 +230,8 @@ def neuron_attributions(
         attr = channel_filter(attr, keep_channels)
     heat = spatial_map(attr, input_shape)
     if heat is None:
-        heat = pixel_attributions(forward, x, targets, ig).reshape(len(x), *input_shape[-2:])
+        # The pixels' own attributions, summed over an image's channels (RGB) as a layer's are.
+        heat = pixel_attributions(forward, x, targets, ig).reshape(len(x), -1, *input_shape[-2:]).sum(1)
         if clamp_negative:
             heat = heat.clamp_min(0)
     return NeuronAttributions(

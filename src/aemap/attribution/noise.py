@@ -66,10 +66,14 @@ class FractalNoise:
     def pyramid(cls, shape: tuple[int, int], levels: int = 6, device: torch.device | str = "cpu") -> FractalNoise:
         return cls(shape, pyramid_parameters(levels), device)
 
-    def draw(self, n: int, generator: Random = None) -> torch.Tensor:
+    def draw(self, n: int, generator: Random = None, channels: int = 1) -> torch.Tensor:
+        """(n, L, H, W); with ``channels`` C, (n C, L, H, W), image i's channel c
+        at row i C + c, independent. The random numbers are drawn per image
+        (n, C L, H, W), so per-item streams see n items and C = 1 draws what it always did."""
         levels, h, w = self.scales.shape
-        white = random_tensor(generator, torch.randn, (n, levels, h, w), device=self.scales.device)
-        return torch.fft.irfft2(torch.fft.rfft2(white) * self._half, s=(h, w))
+        white = random_tensor(generator, torch.randn, (n, channels * levels, h, w), device=self.scales.device)
+        spectrum = torch.fft.rfft2(white.reshape(n * channels, levels, h, w)) * self._half
+        return torch.fft.irfft2(spectrum, s=(h, w))
 
 
 def spectral_slope(images: torch.Tensor) -> float:

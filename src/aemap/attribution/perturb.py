@@ -12,7 +12,11 @@ it by the perturbation.
 * ``blur``: each pixel blurred with sigma = sigma_max (1 - M) (Eq. 9), built as
   a stack of blurs of X at evenly spaced sigmas, interpolated per pixel.
 
-Noise is drawn afresh every step from the caller's generator.
+Noise is drawn afresh every step from the caller's generator. Images of
+several channels (RGB) share one mask: each channel is blurred on its own
+and gets noise of its own (colour noise), drawn as one channel per image
+would be, channel after channel, so a one-channel image draws what it
+always did.
 """
 
 from __future__ import annotations
@@ -75,7 +79,7 @@ def gaussian_kernel(sigma: tuple[float, float], size: tuple[int, int]) -> torch.
 
 
 class Perturbation:
-    """Composites for one perturbation kind on (N, 1, H, W) images."""
+    """Composites for one perturbation kind on (N, C, H, W) images with (N, 1, H, W) masks."""
 
     def __init__(
         self,
@@ -101,17 +105,19 @@ class Perturbation:
             )
             self.padding = (size[1] // 2, size[1] // 2, size[0] // 2, size[0] // 2)
 
-    def noise_images(self, n: int, generator: Random, device: torch.device | str) -> torch.Tensor:
-        """(n, L, H, W) perturbation images in [0, 1] (L levels; 1 but for the pyramid)."""
+    def noise_images(self, n: int, generator: Random, device: torch.device | str, channels: int = 1) -> torch.Tensor:
+        """(n C, L, H, W) perturbation images in [0, 1] for n images of C
+        channels (L levels; 1 but for the pyramid): image i's channel c is row
+        i C + c, each channel's noise its own."""
         if self.kind == "gaussian":
-            z = random_tensor(generator, torch.randn, (n, 1, *self.shape), device=device)
-            return (self.s.centre + self.s.gaussian_sd * z).clamp(0, 1)
+            z = random_tensor(generator, torch.randn, (n, channels, *self.shape), device=device)
+            return (self.s.centre + self.s.gaussian_sd * z).clamp(0, 1).reshape(n * channels, 1, *self.shape)
         if self.kind in ("fractal", "pyramid"):
-            return (self.s.centre + self.noise.draw(n, generator)).clamp(0, 1)
+            return (self.s.centre + self.noise.draw(n, generator, channels)).clamp(0, 1)
         raise ValueError(f"{self.kind} draws no noise")
 
     def composite(self, x: torch.Tensor, m: torch.Tensor | None, generator: Random) -> torch.Tensor:
-        """C(X, M, P) for (N, 1, H, W) ``x`` and ``m`` (``m`` ignored for none)."""
+        """C(X, M, P) for (N, C, H, W) ``x`` and (N, 1, H, W) ``m`` (``m`` ignored for none)."""
         if self.kind == "none":
             return x
         assert m is not None
@@ -119,16 +125,23 @@ class Perturbation:
             return m * x + (1 - m) * self.s.constant
         if self.kind == "blur":
             return self._blur(x, m)
-        noise = self.noise_images(len(x), generator, x.device)
+        n, channels, h, w = x.shape
+        noise = self.noise_images(n, generator, x.device, channels)
         if self.kind == "pyramid":
-            noise = select_level(noise, m[:, 0])[:, None]
-        return m * x + (1 - m) * noise
+            noise = select_level(noise, _per_channel(m[:, 0], channels))
+        return m * x + (1 - m) * noise.reshape(n, channels, h, w)
 
     def _blur(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-        padded = F.pad(x, self.padding, mode="reflect")
-        stack = F.conv2d(padded, self.kernels)  # (N, levels, H, W): X blurred at each sigma
+        n, channels, h, w = x.shape
+        padded = F.pad(x.reshape(n * channels, 1, h, w), self.padding, mode="reflect")
+        stack = F.conv2d(padded, self.kernels)  # (N C, levels, H, W): each channel blurred at each sigma
         # sigma = sigma_max (1 - M): level 0 (sharp) where M = 1, the last (sigma_max) where M = 0.
-        return select_level(stack, 1 - m[:, 0])[:, None]
+        return select_level(stack, _per_channel(1 - m[:, 0], channels)).reshape(n, channels, h, w)
+
+
+def _per_channel(m: torch.Tensor, channels: int) -> torch.Tensor:
+    """(N, H, W) masks as (N C, H, W), image i's repeated for each of its channels."""
+    return m if channels == 1 else m.repeat_interleave(channels, 0)
 
 
 def select_level(levels: torch.Tensor, m: torch.Tensor) -> torch.Tensor:

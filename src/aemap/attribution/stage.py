@@ -258,8 +258,8 @@ def lambda_reference(kind: str, attributions: np.ndarray, activations: np.ndarra
 
 def model_input_shape(model: nn.Module, input_shape: Sequence[int] | None = None) -> tuple[int, ...]:
     """The shape of one input: ``input_shape`` if given, else the model's
-    own attribute. The visualisations are one-channel images, so it must be
-    (H, W) or (1, H, W)."""
+    own attribute. The visualisations are images, so it must be (H, W) or
+    (C, H, W): channels first, as PyTorch's convolutions take them."""
     if input_shape is None:
         input_shape = getattr(model, "input_shape", None)
         if input_shape is None:
@@ -268,9 +268,15 @@ def model_input_shape(model: nn.Module, input_shape: Sequence[int] | None = None
                 "input, e.g. (1, 28, 28)"
             )
     shape = tuple(int(s) for s in input_shape)
-    if len(shape) < 2 or math.prod(shape) != shape[-2] * shape[-1]:
+    if len(shape) < 2 or math.prod(shape[:-3]) != 1:
         raise ValueError(
-            f"input_shape {shape}: attribution visualises one-channel images, so one input must be (H, W) or (1, H, W)"
+            f"input_shape {shape}: attribution visualises images, so one input must be (H, W) or (C, H, W)"
+        )
+    if len(shape) >= 3 and shape[-1] in (3, 4) and shape[-3] > 4:
+        _log.warning(
+            "input_shape %s: the last axis looks like colour channels; the visualisations take (C, H, W), "
+            "channels first, as PyTorch's convolutions do",
+            shape,
         )
     return shape
 
@@ -367,7 +373,8 @@ def attribute_and_visualise(
     (``attribute``) and the visualisation job's (``visualise_and_score``),
     for a notebook or a check. ``code_stats``: an autoencoder's code mean and
     sd, as the workflow's item choice gives them. Any model works whose
-    inputs are one-channel images shaped as ``images[0]``, its layer named
+    inputs are images shaped as ``images[0]``, (H, W) or (C, H, W) (one
+    channel or several, e.g. RGB: X* then has C channels, M* one), its layer named
     by its dotted module path (each activation its own module); for an
     autoencoder, pass its encoder (the targets are then latent dims)."""
     attr = attribute(model, layer_name, images, targets, settings, device)
@@ -429,8 +436,10 @@ def ablation_table(metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 def shown_visualisation(vis: dict[str, np.ndarray]) -> np.ndarray:
-    """What a figure shows of each visualisation: X* where the mask keeps it (M* X*)."""
-    return vis["mask"] * vis["x"]
+    """What a figure shows of each visualisation: X* where the mask keeps it
+    (M* X*; the one mask over every channel of a colour image)."""
+    mask, x = vis["mask"], vis["x"]
+    return (mask[:, None] if x.ndim > mask.ndim else mask) * x
 
 
 def compare_with_importance(

@@ -22,9 +22,11 @@ numbers do not depend on how a job is split into chunks.
 ``precision`` runs the network (only) under autocast, e.g. in bfloat16: the
 images, the objective and Adam stay in float32.
 
-X and M are 1-channel images, each parametrised either in the Fourier domain
-(lucid's scheme: coefficients scaled by 1/frequency, inverse real FFT, then a
-sigmoid) or per pixel (a sigmoid of free logits).
+X has the input's channels (one for grey images, three for RGB) and M one,
+each channel parametrised either in the Fourier domain (lucid's scheme:
+coefficients scaled by 1/frequency, inverse real FFT, then a sigmoid) or per
+pixel (a sigmoid of free logits). The mask is the last channel, as in the
+authors' code (RGB + mask).
 """
 
 from __future__ import annotations
@@ -73,8 +75,14 @@ class OptimiseSettings:
     perturbation: PerturbationSettings = field(default_factory=PerturbationSettings)
 
 
+def image_channels(input_shape: tuple[int, ...]) -> int:
+    """The channels of one input: C of (C, H, W), 1 of (H, W)."""
+    return int(input_shape[-3]) if len(input_shape) >= 3 else 1
+
+
 class ImageParam:
-    """Unconstrained parameters of (n, 2, H, W) images (channel 0: X, 1: M) in [0, 1]."""
+    """Unconstrained parameters of (n, C + 1, H, W) images in [0, 1]: channels
+    0..C-1 are X, channel C the mask M."""
 
     def __init__(
         self,
@@ -84,6 +92,7 @@ class ImageParam:
         init_sd: float,
         generator: Random,
         device: torch.device | str,
+        channels: int = 1,
     ):
         h, w = shape
         self.kind, self.shape = kind, shape
@@ -93,9 +102,9 @@ class ImageParam:
             freq = torch.sqrt(fy**2 + fx**2)
             # lucid's fft_image: amplitude ~ 1/f (f floored at one cycle per image), x sqrt(pixels)
             self.scale = (1.0 / freq.clamp_min(1.0 / max(h, w)) * math.sqrt(h * w)).to(device)
-            shape_p = (n, 2, h, w // 2 + 1, 2)
+            shape_p = (n, channels + 1, h, w // 2 + 1, 2)
         elif kind == "pixel":
-            shape_p = (n, 2, h, w)
+            shape_p = (n, channels + 1, h, w)
         else:
             raise ValueError(f"parametrisation: unknown kind {kind!r}; known: fft, pixel")
         init = random_tensor(generator, torch.randn, shape_p, device=device) * init_sd
@@ -112,9 +121,9 @@ class ImageParam:
 
 @dataclass
 class Visualisations:
-    x: np.ndarray  # (n, H, W) X*
+    x: np.ndarray  # (n, H, W) X*; (n, C, H, W) for images of C > 1 channels
     mask: np.ndarray  # (n, H, W) M* (ones for `none`)
-    composite: np.ndarray  # (n, H, W) C(X*, M*, P) with a fresh perturbation, untransformed
+    composite: np.ndarray  # like x: C(X*, M*, P) with a fresh perturbation, untransformed
     objective: np.ndarray  # (n, 11) attribution term at the start and after each tenth
     mask_mean: np.ndarray  # (n, 11) mean(M) likewise
 
@@ -338,8 +347,9 @@ def _visualise_chunk(
     device = attributions.device
     n = len(attributions)
     h, w = input_shape[-2:]
+    channels = image_channels(input_shape)
     perturbation = Perturbation(kind, (h, w), s.perturbation, device)
-    param = ImageParam(n, (h, w), s.parametrisation, s.init_sd, generator, device)
+    param = ImageParam(n, (h, w), s.parametrisation, s.init_sd, generator, device, channels)
     opt = torch.optim.Adam([param.param], lr=s.lr)
     # R_l in the activations' own layout (channels-last feature maps when
     # fast_layout): its product's gradient then flows back without copies.
@@ -361,7 +371,7 @@ def _visualise_chunk(
 
     for step in range(s.steps + 1):
         images = param.images()
-        x, m = images[:, :1], images[:, 1:]
+        x, m = images[:, :channels], images[:, channels:]
         composite = perturbation.composite(x, m if perturbation.uses_mask else None, generator)
         transformed = apply_transforms(composite, s.transforms, generator)
         # Only the network runs in lower precision (where its convolutions spend the
@@ -390,14 +400,16 @@ def _visualise_chunk(
             progress(n)
     with torch.no_grad():
         images = param.images()
-        x, m = images[:, :1], images[:, 1:]
+        x, m = images[:, :channels], images[:, channels:]
         if not perturbation.uses_mask:
             m = torch.ones_like(m)
         composite = perturbation.composite(x, m, generator)
+    # One-channel images as (n, H, W), as the figures and the tables have them.
+    as_images = (lambda t: t[:, 0]) if channels == 1 else (lambda t: t)
     return Visualisations(
-        x=x[:, 0].detach().cpu().numpy(),
+        x=as_images(x).detach().cpu().numpy(),
         mask=m[:, 0].detach().cpu().numpy(),
-        composite=composite[:, 0].detach().cpu().numpy(),
+        composite=as_images(composite).detach().cpu().numpy(),
         objective=objective,
         mask_mean=mask_mean,
     )

@@ -20,13 +20,32 @@ def _off(ax) -> None:
     ax.set_yticks([])
 
 
+def as_picture(img) -> np.ndarray:
+    """An image as ``imshow`` draws it: (H, W), or (H, W, 3 | 4) for the
+    (C, H, W) colour images of a model of one's own (RGB, RGBA; clipped to
+    [0, 1]); a one-channel (1, H, W) as (H, W)."""
+    img = np.asarray(img)
+    if img.ndim == 3 and img.shape[0] == 1:
+        return img[0]
+    if img.ndim == 3 and img.shape[0] in (3, 4):
+        return np.clip(np.moveaxis(img, 0, -1), 0.0, 1.0)
+    if img.ndim != 2:
+        raise ValueError(f"image of shape {img.shape}: a figure draws (H, W) or (C, H, W) with C = 1, 3 or 4")
+    return img
+
+
 def _image(ax, img, origin="upper", cmap=None, vmin=0.0, vmax=1.0, title=None, display="ink"):
     """One panel in the dataset's orientation (``origin``: ``lower`` draws a
     spectrogram's low frequencies at the bottom); the dataset's image colour
-    map (``image_cmap`` of ``origin`` and ``display``) unless ``cmap`` is given."""
-    ax.imshow(
-        img, cmap=cmap or image_cmap(origin, display), vmin=vmin, vmax=vmax, origin=origin, interpolation="nearest"
-    )
+    map (``image_cmap`` of ``origin`` and ``display``) unless ``cmap`` is
+    given. Colour images are drawn as they are (``display`` is for grey ones)."""
+    img = as_picture(img)
+    if img.ndim == 3:
+        ax.imshow(img, origin=origin, interpolation="nearest")
+    else:
+        ax.imshow(
+            img, cmap=cmap or image_cmap(origin, display), vmin=vmin, vmax=vmax, origin=origin, interpolation="nearest"
+        )
     _off(ax)
     if title:
         ax.set_title(title, fontsize=7)
