@@ -1069,17 +1069,14 @@ def test_input_shape_of_a_model_of_ones_own(caplog):
     assert "the last axis looks like colour channels; the visualisations take (C, H, W)" in caplog.text
 
 
-class RedSquareNet(nn.Module):
+class RedSquareNet(SquareNet):
     """RGB inputs. Channel 0 of the layer sees the red channel inside a known
     square, channel 1 the green and blue everywhere; only channel 0 feeds
     the output, so only red inside the square contributes."""
 
     def __init__(self, square: tuple[slice, slice]):
-        super().__init__()
-        window = torch.zeros(28, 28)
-        window[square] = 1
-        self.register_buffer("window", window)
-        self.act = nn.ReLU()
+        super().__init__(square)
+        self.input_shape = (3, 28, 28)
 
     def forward(self, x):
         a = self.act(torch.stack([x[:, 0] * self.window, x[:, 1:].sum(1)], 1))
