@@ -5,6 +5,7 @@ fixtures in their upstream formats."""
 
 from __future__ import annotations
 
+import ast
 import copy
 import hashlib
 import json
@@ -58,6 +59,59 @@ def test_ruff_lint_and_format_are_clean():
     for args in (["check", "."], ["format", "--check", "."]):
         result = subprocess.run([str(BIN / "ruff"), *args], cwd=REPO, capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+# The scripts that run a network (or load a checkpoint, a torch file) import torch;
+# every other one only tabulates or draws, and starts without it: importing torch
+# takes ~3 s on a CI core, longer than many such jobs' whole work.
+SCRIPTS_WITH_TORCH = {
+    "compute_corruption_accuracy",
+    "compute_neuron_attributions",
+    "compute_permutation_importance",
+    "compute_reconstruction_errors",
+    "compute_saliency_maps",
+    "decode_latent_grid",
+    "embed_latent_space",
+    "import_model",
+    "optimise_attribution_visualisations",
+    "plot_note_encoder_weights",
+    "reconstruct_examples",
+    "score_anomalies",
+    "train_model",
+}
+
+
+def _script_imports(path: Path) -> str:
+    """The script's top-level imports, as code (the rest needs Snakemake's job)."""
+    tree = ast.parse(path.read_text())
+    imports = [
+        n
+        for n in tree.body
+        if isinstance(n, ast.Import | ast.ImportFrom) and getattr(n, "module", None) != "__future__"
+    ]
+    return "".join(ast.unparse(node) + "\n" for node in imports)
+
+
+def test_scripts_that_only_tabulate_or_draw_start_without_torch():
+    scripts = sorted(p for p in (REPO / "workflow/scripts").glob("*.py") if p.stem not in SCRIPTS_WITH_TORCH)
+    assert len(scripts) > 20 and {p.stem for p in (REPO / "workflow/scripts").glob("*.py")} >= SCRIPTS_WITH_TORCH
+    probe = "import sys\n{}print('torch' in sys.modules)\n"
+    result = subprocess.run(
+        [sys.executable, "-c", probe.format("".join(map(_script_imports, scripts)))], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    if result.stdout.split()[-1] == "True":  # name the scripts that pull torch in
+        culprits = [
+            p.name
+            for p in scripts
+            if subprocess.run(
+                [sys.executable, "-c", probe.format(_script_imports(p))], capture_output=True, text=True
+            ).stdout.split()[-1]
+            == "True"
+        ]
+        pytest.fail(
+            f"these scripts import torch, which they do not need (or list them in SCRIPTS_WITH_TORCH): {culprits}"
+        )
 
 
 def test_every_rule_runs_the_script_of_its_name():

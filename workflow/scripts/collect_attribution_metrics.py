@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from aemap.attribution.stage import ablation_table, metrics_rows
+from aemap.attribution.tables import ablation_table, metrics_rows
 from aemap.io import atomic_path, load_npz
 from aemap.provenance import setup_logging
 

@@ -1,6 +1,6 @@
 """Rule compare_attribution_with_importance: each latent-dim visualisation against Inglis et al.'s signed heatmap."""
 
-from aemap.attribution.stage import compare_with_importance
+from aemap.attribution.tables import compare_with_importance
 from aemap.io import atomic_path, load_npz
 from aemap.provenance import setup_logging
 

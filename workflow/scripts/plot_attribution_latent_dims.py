@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from aemap.attribution.stage import figure_items, inglis_maps, row_labels, shown_visualisation
+from aemap.attribution.tables import figure_items, inglis_maps, row_labels, shown_visualisation
 from aemap.io import load_npz
 from aemap.plots.attribution import plot_latent_dims
 from aemap.provenance import setup_logging

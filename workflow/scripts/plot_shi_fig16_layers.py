@@ -1,6 +1,6 @@
 """Rule plot_shi_fig16_layers: attribution map and visualisation in every layer."""
 
-from aemap.attribution.stage import figure_items, row_labels, shown_visualisation
+from aemap.attribution.tables import figure_items, row_labels, shown_visualisation
 from aemap.io import load_npz
 from aemap.plots.attribution import plot_layer_grid
 from aemap.provenance import setup_logging

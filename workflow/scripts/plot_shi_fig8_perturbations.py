@@ -1,6 +1,6 @@
 """Rule plot_shi_fig8_perturbations: input, attribution map and every perturbation's visualisation."""
 
-from aemap.attribution.stage import figure_items, row_labels, shown_visualisation
+from aemap.attribution.tables import figure_items, row_labels, shown_visualisation
 from aemap.io import load_npz
 from aemap.plots.attribution import plot_perturbation_grid
 from aemap.provenance import setup_logging

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from aemap.explain.importance import summary_markdown
+from aemap.explain.summary import summary_markdown
 from aemap.io import atomic_path, load_npz
 from aemap.provenance import setup_logging
 

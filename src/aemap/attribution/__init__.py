@@ -10,7 +10,8 @@
 * ``visualise``: the batched, chunked, seeded optimisation of X and M
   (``aemap.attribution.visualise.visualise``);
 * ``metrics``: visualisation correlation and classification consistency;
-* ``stage``: the workflow's steps on arrays.
+* ``stage``: the workflow's steps on arrays;
+* ``tables``: the tidy metrics, the ablation and what the figures show (no torch).
 """
 
 from aemap.lazy import lazy_exports

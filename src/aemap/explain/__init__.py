@@ -4,7 +4,7 @@
   and of latent dimensions for each class (``permutation``, as batched tensor
   programs; ``reference`` holds the plain loops they are tested against), the
   sign of each pixel's effect (``direction``), the stage on arrays
-  (``importance``).
+  (``importance``; its text summary, ``summary``).
 * Arumugam & Kiran: gradient saliency of an encoder by the complex step or
   by autograd (``saliency``).
 * The visualisation note: 2-D views of the codes (PCA, t-SNE, UMAP, aim's STD
@@ -26,7 +26,7 @@ _LAZY_EXPORTS = {
     "ImportanceConfig": "importance",
     "compute_importance": "importance",
     "latent_table": "importance",
-    "summary_markdown": "importance",
+    "summary_markdown": "summary",
     "latent_importance_by_class": "permutation",
     "pixel_latent_importance": "permutation",
     "reconstruction_errors": "reconstruction",

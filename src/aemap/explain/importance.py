@@ -18,6 +18,7 @@ import torch
 from aemap.compute import batched
 from aemap.explain.direction import regression_direction
 from aemap.explain.permutation import DEFAULT_BUDGET_MB, latent_importance_by_class, pixel_latent_importance
+from aemap.explain.summary import summary_markdown as summary_markdown
 
 
 @dataclass(frozen=True)
@@ -102,51 +103,3 @@ def latent_table(importance: np.ndarray, std: np.ndarray, classes: list[str]) ->
                 {"class": name, "dim": d + 1, "importance": importance[c, d], "std": std[c, d], "rank": int(rank[d])}
             )
     return pd.DataFrame(rows)
-
-
-def summary_markdown(experiment: str, table: pd.DataFrame, pixel: dict[str, np.ndarray], top: int = 3) -> str:
-    """Top dims per class, dims shared across classes, unused dims."""
-    lines = [f"# {experiment}: permutation importance summary", ""]
-    n_dims = int(table["dim"].max())
-    lines += [
-        f"Latent dimensions are numbered 1-{n_dims}. Importance metric: {pixel['metric']}; "
-        f"direction rule: {pixel['direction_rule']}.",
-        "",
-        f"## Top {top} dimensions per class",
-        "",
-        "| class | " + " | ".join(f"#{k}" for k in range(1, top + 1)) + " |",
-        "|---|" + "---|" * top,
-    ]
-    tops: dict[str, list[int]] = {}
-    for name, group in table.groupby("class", sort=False):
-        best = group.sort_values("rank").head(top)
-        tops[str(name)] = best["dim"].tolist()
-        cells = [f"{d} ({v:.3g})" for d, v in zip(best["dim"], best["importance"], strict=True)]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    counts: dict[int, list[str]] = {}
-    for name, dims in tops.items():
-        for d in dims:
-            counts.setdefault(d, []).append(name)
-    shared = {d: names for d, names in counts.items() if len(names) > 1}
-    lines += ["", f"## Dimensions in the top {top} of several classes", ""]
-    lines += [f"- dim {d}: {', '.join(names)}" for d, names in sorted(shared.items(), key=lambda kv: -len(kv[1]))]
-    if not shared:
-        lines.append("- none")
-    dead = np.nonzero(pixel["latent_std"] == 0)[0] + 1
-    unused = sorted(set(table.groupby("dim")["importance"].max().loc[lambda s: s <= 0].index) | set(dead.tolist()))
-    lines += ["", "## Unused dimensions", ""]
-    lines.append(
-        f"- {', '.join(map(str, unused))}: constant over the test set or of zero importance for every class"
-        if unused
-        else "- none: every dimension matters for some class"
-    )
-    pixel_total = pixel["importance"].sum(axis=1)
-    never = int((pixel_total == 0).sum())
-    lines += [
-        "",
-        "## Input features",
-        "",
-        f"- {never} of {len(pixel_total)} input features change no latent value when permuted "
-        "(constant over the test set, e.g. image borders).",
-    ]
-    return "\n".join(lines) + "\n"
