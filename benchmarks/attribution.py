@@ -18,6 +18,9 @@ code does that); the speed-ups are against both loops. The last two columns time
 batch size (forward passes to the layer and image gradients, aemap's
 defaults, nothing else): the loop's time over it is the most any batching
 of this network could gain on this machine, everything else being free.
+Both paths run in one process that keeps freed memory, as the workflow's
+visualisation jobs do (compute.keep_freed_memory; --hand-back-freed-memory
+leaves glibc's allocator as it is).
 Each time is the best of --repeat runs (the
 least disturbed by other work on the machine). Per-step cost is
 constant, so --steps only sets the measuring time; the table scales to 512
@@ -37,7 +40,7 @@ import torch
 
 from aemap.attribution.layers import layer_shape, resolve_layer, trunk
 from aemap.attribution.visualise import OptimiseSettings, network_for_visualisation, visualise
-from aemap.compute import cpu_has_fast_bfloat16
+from aemap.compute import cpu_has_fast_bfloat16, keep_freed_memory
 from aemap.models import build_model, load_checkpoint
 from aemap.models.layout import uses_channels_last
 
@@ -166,8 +169,15 @@ def main() -> None:
         default=["cpu", "cuda"],
         help="where to time (cuda only where one is present; e.g. --devices cuda on a GPU machine short of time)",
     )
+    parser.add_argument(
+        "--hand-back-freed-memory",
+        action="store_true",
+        help="leave glibc's allocator as it is (the visualisation jobs keep freed memory: compute.keep_freed_memory)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    # As the workflow's visualisation jobs run (the loop and the batch alike: one process).
+    args.memory = "freed memory: handed back (glibc's default)" if args.hand_back_freed_memory else keep_freed_memory()
     scale = 512 / args.steps
     if "cpu" in args.devices:
         table(args, scale, "cpu")
@@ -198,7 +208,7 @@ def table(args: argparse.Namespace, scale: float, device: str) -> None:
     )
     batch = args.gpu_batch if device == "cuda" else args.batch
     print(
-        f"\n{where}, torch {torch.__version__}, {weights} weights; "
+        f"\n{where}, torch {torch.__version__}, {weights} weights, {args.memory}; "
         f"seconds per visualisation of 512 steps (measured over {args.steps})"
     )
     variants = VARIANTS[device] + ((("bfloat16", {"precision": "bfloat16"}),) if args.bfloat16 else ())

@@ -1145,6 +1145,7 @@ def test_own_data_and_models_by_config_and_adding_reruns_nothing_else(tmp_path, 
         "importance": {"memory_budget_mb": 64},
         "saliency": {"images_per_pass": 7},
         "attribution": {"ig": {"internal_batch_size": 100}, "optimise": {"memory_budget_mb": 0.5, "max_batch": 64}},
+        "compute": {"keep_freed_memory": False},
     }
     (work / "sizing.yaml").write_text(yaml.safe_dump(sizing))
     assert _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, "sizing.yaml", cwd=work)) == []
@@ -1155,12 +1156,14 @@ def test_own_data_and_models_by_config_and_adding_reruns_nothing_else(tmp_path, 
     assert "(memory_budget_mb 0.5, max_batch 64)" in job_log
     assert "runs whole" in job_log  # the budget was applied: one block of items is over 0.5 MB
     assert "the network in float32" in job_log
+    assert "freed memory" not in job_log  # compute.keep_freed_memory false: glibc left as it is
     # The precision reaches the job, and the job runs in it; then the config's own again.
     for overlay, precision in ((["lr.yaml"], "bfloat16"), ([], "float32")):
         result = snakemake(target, "--cores", "2", *configs, *overlay, cwd=work)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
         job_log = (work / "logs/optimise_attribution_visualisations/mine_cnn/conv2/pyramid.log").read_text()
         assert f"the network in {precision}" in job_log, job_log
+        assert "freed memory: kept in the process" in job_log, job_log  # the default
     # A figure setting reruns the figure, not the permutation importance behind it.
     (work / "top.yaml").write_text(yaml.safe_dump({"importance": {"top_k": 3}}))
     outputs = _scheduled_outputs(snakemake("-n", "--cores", "2", *configs, "top.yaml", cwd=work))

@@ -47,6 +47,7 @@ rule optimise_attribution_visualisations:
             config["attribution"]["optimise"]["memory_budget_mb"]
         ),
         max_batch=config["attribution"]["optimise"]["max_batch"],
+        keep_freed_memory=int(config["compute"]["keep_freed_memory"]),
     params:
         code=package_code("optimise_attribution_visualisations"),
         attribution=get_attribution_params,

@@ -5,7 +5,7 @@ import torch
 
 from aemap.attribution.settings import resolve
 from aemap.attribution.stage import visualise_and_score
-from aemap.compute import resolve_device
+from aemap.compute import keep_freed_memory, resolve_device
 from aemap.io import load_npz, save_npz
 from aemap.models import load_checkpoint
 from aemap.progress import logging_beside, progress_bar
@@ -14,6 +14,8 @@ from aemap.provenance import setup_logging
 sm = snakemake  # noqa: F821 - injected by Snakemake
 log = setup_logging(sm.log[0])
 torch.set_num_threads(sm.threads)
+if sm.resources.keep_freed_memory:  # a resource (compute.keep_freed_memory): where memory comes from, not values
+    log.info(keep_freed_memory())
 device = resolve_device(sm.params.device)
 model, _ = load_checkpoint(sm.input.model, device)
 model.eval()
