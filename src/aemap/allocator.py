@@ -19,8 +19,9 @@ def keep_freed_memory() -> str:
     system (glibc: blocks up to 32 MiB come from the heap, and up to 1 GiB of
     free heap stays mapped). A step of a batched optimisation frees and
     reallocates the same few large tensors every time; by default glibc
-    unmaps them and the kernel zero-fills fresh pages on first touch (about
-    1,500 page faults for a 64 x 32 x 28 x 28 feature map and its gradients).
+    unmaps them and the kernel zero-fills fresh pages on first touch
+    (hundreds to thousands of page faults a step of 64 28 x 28 visualisations,
+    as many as glibc's own adaptive thresholds leave).
     Values never change, only where memory comes from; the process holds on
     to its peak. For a job's own process (the workflow's), not a notebook's.
 
