@@ -1186,8 +1186,11 @@ def run():
 run()  # the first run touches everything once
 before = run()
 message = keep_freed_memory()
-run()  # the heap grows to the step's size once
-after = min(run(), run(), key=lambda result: result[1])  # the quieter of two (a stray fault elsewhere)
+# The heap grows to the step's size over the next runs: now and then a run still
+# extends it (~200 faults a step once, on a busy CI machine twice in a row), so the
+# steady state is the quietest of five.
+run()
+after = min((run() for _ in range(5)), key=lambda result: result[1])
 print(repr((before, message, after)))
 """
 
