@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from aemap.allocator import KEPT_ENVIRONMENT, keep_freed_memory_in_jobs
 from aemap.attribution.layers import LayerError, head, named_layers, resolve_layer, trunk
 from aemap.attribution.metrics import in_top_k, pearson_rows, standardised_codes, target_rank
 from aemap.attribution.neurons import (
@@ -1200,7 +1201,8 @@ def test_kept_freed_memory_stops_page_faults_and_changes_no_value():
     """compute.keep_freed_memory: in the job's own process glibc stops
     unmapping the step's large tensors, so making them again costs no page
     faults (hundreds to thousands a step of 64 visualisations before, ~0 after), and a visualisation's bytes
-    are the same. Glibc's own variables in the environment are left to win."""
+    are the same. The workflow sets it for every job through the environment the
+    job's process inherits; glibc's own variables, where set, are left to win."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     out = subprocess.run([sys.executable, "-c", _FREED_MEMORY_PROBE], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
@@ -1209,7 +1211,20 @@ def test_kept_freed_memory_stops_page_faults_and_changes_no_value():
     assert hash_after == hash_before
     # glibc adapts its thresholds to what was freed before, so "before" varies (200-3,000 seen).
     assert faults_before > 50 and faults_after < 5, (faults_before, faults_after)
+    # The workflow's way (keep_freed_memory_in_jobs): a job's process inherits glibc's variables
+    # and keeps freed memory from its start; keep_freed_memory then leaves them as they are.
+    kept_env = dict(env)
+    assert keep_freed_memory_in_jobs(kept_env) and kept_env == {**env, **KEPT_ENVIRONMENT}
+    out = subprocess.run([sys.executable, "-c", _FREED_MEMORY_PROBE], capture_output=True, text=True, env=kept_env)
+    assert out.returncode == 0, out.stderr
+    (hash_inherited, _), message, (_, faults_inherited) = ast.literal_eval(out.stdout.strip())
+    assert message == (
+        "freed memory: as the environment's MALLOC_MMAP_THRESHOLD_=33554432, MALLOC_TRIM_THRESHOLD_=1073741824 set it"
+    )
+    assert hash_inherited == hash_before and faults_inherited < 5, faults_inherited
     probe = "from aemap.allocator import keep_freed_memory; print(keep_freed_memory())"
     env["MALLOC_TRIM_THRESHOLD_"] = "1048576"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
-    assert out.stdout.strip() == "freed memory: as MALLOC_TRIM_THRESHOLD_ in the environment set it", out.stderr
+    assert out.stdout.strip() == "freed memory: as the environment's MALLOC_TRIM_THRESHOLD_=1048576 set it", out.stderr
+    # The user's variable wins over the workflow's: nothing is added beside it.
+    assert not keep_freed_memory_in_jobs(env) and "MALLOC_MMAP_THRESHOLD_" not in env

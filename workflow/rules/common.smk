@@ -5,6 +5,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+from aemap.allocator import keep_freed_memory_in_jobs
 from aemap.analyses import resolve_analyses
 from aemap.code_digest import script_code_digest
 from aemap.checks.derived import (
@@ -44,6 +45,11 @@ def package_code(script):
 CONFIG_SCHEMA = Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"
 check(config, load_schema(CONFIG_SCHEMA), "config")
 validate(config, CONFIG_SCHEMA)
+# compute.keep_freed_memory: every job's process inherits glibc's settings to keep
+# freed memory (aemap.allocator); the environment is no job's code or parameter, so
+# the setting reruns nothing. Glibc's own variables, where the user set them, win.
+if config["compute"]["keep_freed_memory"]:
+    keep_freed_memory_in_jobs(os.environ)
 # Each experiment's analyses: its own list, else its paper's defaults (aemap.analyses).
 _analysis_errors = resolve_analyses(config)
 if _analysis_errors:
