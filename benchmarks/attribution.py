@@ -19,7 +19,7 @@ batch size (forward passes to the layer and image gradients, aemap's
 defaults, nothing else): the loop's time over it is the most any batching
 of this network could gain on this machine, everything else being free.
 Both paths run in one process that keeps freed memory, as the workflow's
-visualisation jobs do (compute.keep_freed_memory; --hand-back-freed-memory
+jobs do (compute.keep_freed_memory; --hand-back-freed-memory
 leaves glibc's allocator as it is).
 Each time is the best of --repeat runs (the
 least disturbed by other work on the machine). Per-step cost is
