@@ -173,7 +173,7 @@ def main() -> None:
     parser.add_argument(
         "--hand-back-freed-memory",
         action="store_true",
-        help="leave glibc's allocator as it is (the visualisation jobs keep freed memory: compute.keep_freed_memory)",
+        help="leave glibc's allocator as it is (the workflow's jobs keep freed memory: compute.keep_freed_memory)",
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
