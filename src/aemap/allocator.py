@@ -15,7 +15,6 @@ from collections.abc import MutableMapping
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 KEPT_BLOCK_BYTES = 32 * 2**20
 KEPT_FREE_BYTES = 2**30
-_MALLOC_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 # The same two values as glibc reads them from the environment at a process's start.
 KEPT_ENVIRONMENT = {"MALLOC_MMAP_THRESHOLD_": str(KEPT_BLOCK_BYTES), "MALLOC_TRIM_THRESHOLD_": str(KEPT_FREE_BYTES)}
 
@@ -39,7 +38,7 @@ def keep_freed_memory() -> str:
     import os
     import platform
 
-    given = [f"{name}={os.environ[name]}" for name in _MALLOC_ENV if name in os.environ]
+    given = [f"{name}={os.environ[name]}" for name in KEPT_ENVIRONMENT if name in os.environ]
     if given:
         return f"freed memory: as the environment's {', '.join(given)} set it"
     if platform.libc_ver()[0] != "glibc":
@@ -48,7 +47,10 @@ def keep_freed_memory() -> str:
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     if mallopt(_M_MMAP_THRESHOLD, KEPT_BLOCK_BYTES) != 1 or mallopt(_M_TRIM_THRESHOLD, KEPT_FREE_BYTES) != 1:
         return "freed memory: handed back to the system (glibc refused mallopt)"
-    return "freed memory: kept in the process (glibc: blocks up to 32 MiB from the heap, up to 1 GiB kept)"
+    return (
+        f"freed memory: kept in the process (glibc: blocks up to {KEPT_BLOCK_BYTES // 2**20} MiB "
+        f"from the heap, up to {KEPT_FREE_BYTES // 2**30} GiB kept)"
+    )
 
 
 def keep_freed_memory_in_jobs(environ: MutableMapping[str, str]) -> bool:
@@ -59,7 +61,7 @@ def keep_freed_memory_in_jobs(environ: MutableMapping[str, str]) -> bool:
     ``keep_freed_memory``. Nothing in a job's code or parameters changes, so
     nothing reruns. Left alone where either variable is already set (the
     user's choice); returns whether it was set here."""
-    if any(name in environ for name in _MALLOC_ENV):
+    if any(name in environ for name in KEPT_ENVIRONMENT):
         return False
     environ.update(KEPT_ENVIRONMENT)
     return True
