@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import os
@@ -32,6 +33,39 @@ def shared_data() -> Path:
             pytest.fail(message + "; CI must not skip them")
         pytest.skip(message)
     return root
+
+
+# The smoke run of the whole workflow (tests/workflow_run.py) starts in the background as
+# the session begins, if a selected test reads it, and those tests run last: the rest of
+# the suite runs meanwhile, on the core it leaves idle much of the time.
+SMOKE_FIXTURE = "smoke_run"
+
+
+def _reads_smoke_run(item: pytest.Item) -> bool:
+    return SMOKE_FIXTURE in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=_reads_smoke_run)  # stable: the order is otherwise the files'
+
+
+@pytest.fixture(scope="session")
+def smoke_run_started(tmp_path_factory, shared_data):
+    from .workflow_run import start_smoke_run
+
+    run = start_smoke_run(tmp_path_factory.mktemp("smoke"), tmp_path_factory.mktemp("mirror"), shared_data)
+    yield run
+    run.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _smoke_run_in_the_background(request):
+    if not any(_reads_smoke_run(item) for item in request.session.items):
+        return
+    # No data mirror: the smoke tests say so themselves (skip, or fail under CI).
+    with contextlib.suppress(pytest.skip.Exception, pytest.fail.Exception):
+        request.getfixturevalue("smoke_run_started")
 
 
 def _chromium() -> str | None:

@@ -29,24 +29,15 @@ from aemap.code_digest import script_code_digest
 from aemap.data.prepare import check_prepared
 from aemap.data.registry import load_registry
 from aemap.explain.reconstruction import roc_auc
-from aemap.io import file_digest, load_npz
+from aemap.io import load_npz
 from aemap.models import load_checkpoint
 from aemap.replication import load_claims
 
-from .conftest import REPO, write_audiomnist_fixture, write_emnist_fixture, write_tone
+from .conftest import REPO, write_tone
+from .workflow_run import BIN, snakemake
 
-BIN = Path(sys.executable).parent
 CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
 pytestmark = pytest.mark.workflow
-
-
-def snakemake(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), *args]
-    if cwd is not None:
-        cmd += ["-d", str(cwd)]
-    # The caller's mirror setting must not leak in: each test says where data comes from.
-    full_env = {k: v for k, v in os.environ.items() if k != "AEMAP_DATA_MIRROR"} | (env or {})
-    return subprocess.run(cmd, cwd=cwd or REPO, env=full_env, capture_output=True, text=True, timeout=900)
 
 
 def test_lint_is_clean():
@@ -365,47 +356,12 @@ def test_readme_own_data_example_plans_as_written(tmp_path):
     assert "experiments.my_cnn.weights: no such file: models/my_cnn_state_dict.pt" in refused.stdout + refused.stderr
 
 
-def _fixture_mirror(root: Path, shared: Path) -> dict:
-    """A mirror with the real MNIST, Fashion-MNIST and FSDD, and EMNIST / AudioMNIST
-    fixtures; returns the config that points the registry at the fixtures' digests."""
-    for name in ("mnist", "fashion-mnist", "fsdd"):
-        (root / name).symlink_to(shared / name)
-    write_emnist_fixture(root / "emnist")
-    names = write_audiomnist_fixture(root / "audiomnist", shared)
-    manifest = root / "audiomnist.sha256"
-    manifest.write_text("".join(f"{file_digest(root / 'audiomnist' / n)}  {n}\n" for n in names))
-    wavs = [n for n in names if n.endswith(".wav")]
-    return {
-        "data": {
-            "mirror": str(root),
-            "sources": {
-                "emnist": {
-                    "mirror_dir": "emnist",
-                    "files": {
-                        p.name: {"sha256": file_digest(p), "size": p.stat().st_size}
-                        for p in sorted((root / "emnist").iterdir())
-                    },
-                },
-                "audiomnist": {
-                    "mirror_dir": "audiomnist",
-                    "manifest": str(manifest),
-                    "expect": {"pattern": r"data/\d\d/\d_\d\d_\d+\.wav", "count": len(wavs)},
-                },
-            },
-        }
-    }
-
-
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory, shared_data):
-    work = tmp_path_factory.mktemp("smoke")
-    mirror = tmp_path_factory.mktemp("mirror")
-    fixtures = work / "fixtures.yaml"
-    fixtures.write_text(yaml.safe_dump(_fixture_mirror(mirror, shared_data)))
-    args = ("--cores", "2", "--configfile", str(REPO / "tests/smoke.yaml"), str(fixtures))
-    result = snakemake(*args, cwd=work)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
-    return work, args
+def smoke_run(smoke_run_started):
+    """(work, args) of the smoke run of every experiment (tests/smoke.yaml), started in the
+    background with the session (conftest; tests/workflow_run.py): the tests that read
+    it run last, so the rest of the suite ran meanwhile."""
+    return smoke_run_started.finished()
 
 
 EXPECTED = {
