@@ -34,7 +34,7 @@ from aemap.models import load_checkpoint
 from aemap.replication import load_claims
 
 from .conftest import REPO, write_tone
-from .workflow_run import BIN, snakemake
+from .workflow_run import BIN, snakemake, snakemake_command
 
 CONFIG = yaml.safe_load((REPO / "config.yaml").read_text())
 pytestmark = pytest.mark.workflow
@@ -1230,18 +1230,7 @@ def test_slurm_run_equals_a_local_run(smoke_run, tmp_path_factory):
         ]
         configs = [a for a in local_args if a.endswith(".yaml")]
         result = subprocess.run(
-            [
-                str(BIN / "snakemake"),
-                "-s",
-                str(REPO / "Snakefile"),
-                "-d",
-                str(work),
-                "--profile",
-                str(root / "profile"),
-                *targets,
-                "--configfile",
-                *configs,
-            ],
+            snakemake_command("--profile", str(root / "profile"), *targets, "--configfile", *configs, cwd=work),
             cwd=work,
             env={**cluster.env, "PATH": f"{BIN}:{os.environ['PATH']}"},
             capture_output=True,
