@@ -827,7 +827,7 @@ def test_an_autoencoder_with_dead_dims_explains_only_its_live_ones(caplog):
 
 
 def test_layer_names_from_the_config_match_the_built_models():
-    from aemap.attribution.layers import default_layer_names_of_spec, layer_names_of_spec
+    from aemap.attribution.layer_names import default_layer_names_of_spec, layer_names_of_spec
     from aemap.models import build_model
 
     for spec in (
@@ -848,7 +848,7 @@ def test_module_paths_from_the_config_match_the_built_models_whatever_the_data()
     built on a nominal input: the paths must be those of the model built on
     the real data (another size, another class count), and a spec that does
     not build gives None rather than an error of its own."""
-    from aemap.attribution.layers import module_paths_of_spec
+    from aemap.attribution.layer_names import module_paths_of_spec
     from aemap.models import build_model
 
     for spec, shape in (

@@ -3,11 +3,14 @@ no data loss, nothing written outside the project, tampering found, errors
 early and named, offline failures fast, byte-identical results, a CLI that
 reports instead of crashing."""
 
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import requests
+import torch
 import yaml
 
 from aemap.cli import DEFAULT_REGISTRY, main
@@ -24,6 +27,7 @@ from aemap.data.download import (
 )
 from aemap.data.registry import RegistryError, load_registry
 from aemap.data.stages import spectrogram_params
+from aemap.devices import cuda_available, gpu_driver_present
 from aemap.io import atomic_path
 from aemap.schema import ConfigError, load_config_file, schema_errors
 
@@ -113,7 +117,6 @@ def test_spectrogram_errors_name_the_block_they_come_from():
 
 
 def test_cuda_on_a_machine_without_it_is_a_config_error():
-    import torch
 
     if torch.cuda.is_available():
         assert cuda_config_error("cuda:0") is None
@@ -123,6 +126,23 @@ def test_cuda_on_a_machine_without_it_is_a_config_error():
             "compute.device: 'cuda' but this machine has no CUDA device (use 'auto' or 'cpu')"
         )
     assert cuda_config_error("auto") is None and cuda_config_error("cpu") is None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="GPU driver device nodes: checked on Linux only")
+def test_no_gpu_driver_means_no_cuda_without_asking_torch(tmp_path):
+    """The workflow asks whether CUDA is here for every Snakemake call; where no
+    GPU driver's device node exists the answer is no, without importing torch."""
+
+    assert not gpu_driver_present((str(tmp_path / "nvidiactl"), str(tmp_path / "nvhost-*")))
+    (tmp_path / "nvhost-ctrl").touch()
+    assert gpu_driver_present((str(tmp_path / "nvidiactl"), str(tmp_path / "nvhost-*")))
+    assert cuda_available() == torch.cuda.is_available()  # the shortcut agrees with torch here
+    probe = "import sys; from aemap.devices import cuda_available; print(cuda_available(), 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    if not gpu_driver_present():
+        assert out == ["False", "False"]
+    else:
+        assert out == [str(torch.cuda.is_available()), "True"]
 
 
 def test_a_file_without_digest_is_refused():

@@ -23,11 +23,12 @@ import torch
 import yaml
 
 from aemap.analyses import resolve_analyses
-from aemap.attribution.layers import default_layer_names_of_spec
+from aemap.attribution.layer_names import default_layer_names_of_spec
 from aemap.checks.derived import add_derived_entries, check_classifiers
 from aemap.code_digest import script_code_digest
 from aemap.data.prepare import check_prepared
 from aemap.data.registry import load_registry
+from aemap.devices import gpu_driver_present
 from aemap.explain.reconstruction import roc_auc
 from aemap.io import load_npz
 from aemap.models import load_checkpoint
@@ -220,6 +221,19 @@ def test_dry_run_schedules_what_the_config_declares(tmp_path):
     assert expected["embed_latent_space"] == 4 * 7  # seven autoencoders with `latent` (their UMAP serves Fig. 11)
     for target in ("mnist", "mnist01", "emnist_vowels", "fashion_mnist", "audiomnist", "fsdd"):
         assert f"results/prepared/{target}.npz" in out
+
+
+def test_reading_the_workflow_imports_no_torch(tmp_path):
+    """Snakemake reads the Snakefile and the config for every call (each dry run, and
+    on a cluster each job), and importing torch costs it 2 s or more each time. Only
+    where a GPU driver is present does it ask torch whether CUDA is there."""
+    if gpu_driver_present():
+        pytest.skip("a GPU driver is present here: the workflow asks torch whether CUDA is there")
+    result = snakemake("-n", "--cores", "2", cwd=tmp_path, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert result.returncode == 0, result.stderr
+    imported = set(re.findall(r"^import time:.*\|\s*([\w.]+)$", result.stderr, flags=re.M))
+    assert {"snakemake", "aemap.schema", "aemap.attribution.layer_names"} <= imported  # the profile is read
+    assert not {name for name in imported if name.split(".")[0] == "torch"}
 
 
 # Bad configs, grouped by the stage that reports them: each stage lists every problem it

@@ -15,15 +15,15 @@ from aemap.checks.derived import (
     single_class_name,
     translated_models,
 )
-from aemap.attribution.layers import (
+from aemap.attribution.layer_names import (
     default_layer_names_of_spec,
     layer_names_of_spec,
     module_paths_of_spec,
 )
-from aemap.attribution.perturb import PERTURBATIONS, PerturbationSettings
+from aemap.attribution.perturb_settings import PERTURBATIONS, PerturbationSettings
 from aemap.explain.embedding import LATENT_VIEWS
 from aemap.data.registry import load_registry, missing_local_files, read_entry
-from aemap.compute import cuda_config_error
+from aemap.devices import cuda_available
 from aemap.data.audio import SpectrogramConfigError
 from aemap.data.stages import spectrogram_params
 from aemap.schema import check, load_schema
@@ -150,9 +150,14 @@ def _check_config_references():
                 spectrogram_params(config["spectrogram"], ds.name)
             except SpectrogramConfigError as err:
                 errors.append(str(err))
-    device_error = cuda_config_error(config["compute"]["device"])
-    if device_error and workflow.local_exec and not workflow.remote_exec:
-        errors.append(device_error)
+    device = config["compute"]["device"]
+    # torch only where a CUDA device is asked for (cuda_config_error: None for any other)
+    if device.startswith("cuda") and workflow.local_exec and not workflow.remote_exec:
+        from aemap.compute import cuda_config_error
+
+        device_error = cuda_config_error(device)
+        if device_error:
+            errors.append(device_error)
     # Weights only of what this run builds: an entry kept for later (not in `run`)
     # may name a file that does not exist yet.
     built = set(config["run"]) | set(check_classifiers(config))
@@ -290,9 +295,7 @@ def _wants_gpu():
     at a time. On a cluster the profile asks for the GPU instead (profiles/slurm)."""
     device = config["compute"]["device"]
     if device == "auto":
-        import torch
-
-        return torch.cuda.is_available()
+        return cuda_available()  # without importing torch where no GPU driver is
     return device.startswith("cuda")
 
 
