@@ -170,6 +170,22 @@ def test_an_unresolvable_host_fails_at_once_not_after_retries(tmp_path, monkeypa
     assert not (tmp_path / "s").exists() and not (tmp_path / "_archives").exists()  # nothing left behind
 
 
+def test_failed_downloads_are_those_of_this_run_that_left_no_folder(tmp_path):
+    import os
+
+    from aemap.data.failures import failed_downloads
+
+    logs, raw = tmp_path / "logs", tmp_path / "raw"
+    logs.mkdir()
+    (raw / "fetched").mkdir(parents=True)
+    for name in ("fetched", "failed", "earlier"):
+        (logs / f"{name}.log").write_text("...")
+    os.utime(logs / "earlier.log", (1_000_000, 1_000_000))  # a log of an earlier run
+    since = (logs / "failed.log").stat().st_mtime
+    sources = ["fetched", "failed", "earlier", "never_run"]
+    assert failed_downloads(sources, raw, logs, since) == ["failed"]
+
+
 def test_name_resolution_is_told_from_transient_failures():
     dns = requests.ConnectionError("HTTPConnectionPool(host='x.invalid'): Max retries exceeded (NameResolutionError)")
     refused = requests.ConnectionError("HTTPConnectionPool(host='127.0.0.1'): [Errno 111] Connection refused")

@@ -345,6 +345,42 @@ def test_config_errors_name_the_key(tmp_path, stage):
     assert [m for m in messages if m not in output] == [], output[-3000:]
 
 
+def test_a_failed_download_without_a_mirror_says_how_to_set_one(tmp_path):
+    """Offline, a download names the host it could not reach; the run then says the
+    way round it (a mirror), only where none was set and a download of this run failed."""
+    unreachable = {
+        "mirror_dir": "mine_dir",
+        "urls": ["http://127.0.0.1:9/"],  # the discard port: refused at once
+        "files": {"a.bin": {"sha256": "0" * 64, "size": 1}},
+    }
+    mine = tmp_path / "mine.yaml"
+    download = {"retries": 0, "timeout_s": 5, "backoff_s": 0.1}
+    mine.write_text(yaml.safe_dump({"data": {"sources": {"mine": unreachable}, "download": download}}))
+    result = snakemake("resources/raw/mine", "--cores", "1", "--configfile", str(mine), cwd=tmp_path)
+    assert result.returncode != 0
+    assert "cannot reach http://127.0.0.1:9/a.bin" in (tmp_path / "logs/download_source/mine.log").read_text()
+    assert (
+        "Could not download mine (why: logs/download_source/mine.log), and no data mirror is set. "
+        "Without internet access, or where an upstream host has moved, set data.mirror in your config (or the "
+        "environment variable AEMAP_DATA_MIRROR) to a folder or base URL laid out like the upstream sources "
+        "({mirror}/mine_dir/...)"
+    ) in " ".join(result.stderr.split())  # wrapped for a terminal
+    (tmp_path / "mirror").mkdir()  # a mirror without the file: it was tried, so no such advice
+    result = snakemake(
+        "resources/raw/mine",
+        "--cores",
+        "1",
+        "--configfile",
+        str(mine),
+        cwd=tmp_path,
+        env={"AEMAP_DATA_MIRROR": str(tmp_path / "mirror")},
+    )
+    assert (
+        result.returncode != 0 and str(tmp_path / "mirror") in (tmp_path / "logs/download_source/mine.log").read_text()
+    )
+    assert "no data mirror is set" not in result.stderr
+
+
 def test_readme_own_data_example_plans_as_written(tmp_path):
     """The README's my.yaml, with its folder of recordings made here: the dry
     run plans the autoencoder's analyses; the entry of one's own CNN, not in

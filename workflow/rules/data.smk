@@ -1,4 +1,26 @@
 # Data stage: download and verify sources, prepare the named dataset views.
+import sys
+import time
+
+from aemap.data.failures import failed_downloads, no_mirror_hint
+from aemap.data.stages import resolve_mirror
+
+# When this run began: a download log written since is this run's (onerror below).
+RUN_STARTED = time.time()
+
+
+# A run whose downloads failed with no mirror set: say how to set one (each
+# job's log says why its download failed; aemap.data.failures).
+onerror:
+    failed = failed_downloads(
+        REGISTRY.sources, RAW_DIR, "logs/download_source", RUN_STARTED
+    )
+    if failed and not resolve_mirror(config["data"]["mirror"]):
+        mirror_dirs = {name: REGISTRY.sources[name].mirror_dir for name in failed}
+        print(
+            no_mirror_hint(failed, "logs/download_source", mirror_dirs),
+            file=sys.stderr,
+        )
 
 
 # Download one source of the registry (mirror first, then upstream) and verify every file.
