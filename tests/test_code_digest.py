@@ -4,6 +4,8 @@ count, and which edits change the digest that reruns a rule's jobs."""
 from __future__ import annotations
 
 import importlib
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from aemap.code_digest import PackageCode, package_code, script_code_digest
+from aemap.code_digest import PackageCode, _facts_cached, package_code, script_code_digest
 from aemap.lazy import lazy_exports
 
 from .conftest import REPO
@@ -232,3 +234,69 @@ def test_a_lazy_export_may_not_be_named_like_its_submodule():
         ValueError, match=r"aemap.attribution: lazy exports named like their submodule: \['visualise'\]"
     ):
         lazy_exports("aemap.attribution", {"visualise": "visualise", "OptimiseSettings": "visualise"})
+
+
+# --- the cache of what is read of each file -----------------------------------------------------
+
+
+def fresh_digest(root: Path, cache_dir: Path | None) -> str:
+    """The digest as a new Snakemake process computes it: nothing remembered in memory."""
+    _facts_cached.cache_clear()
+    return PackageCode(root / "pkg", "pkg", cache_dir).digest(root / "script.py")
+
+
+def test_the_cache_gives_the_digest_of_the_files_as_they_are_now(tree, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache") / "code-facts"
+    plain = fresh_digest(tree, None)
+    assert fresh_digest(tree, cache) == plain  # filled
+    assert len(list(cache.glob("*.json"))) == 8  # the script and its 7 modules
+    assert fresh_digest(tree, cache) == plain  # read back
+    # An edit is read afresh: entries are keyed by the file's bytes, never by its name or time.
+    b = tree / "pkg/b.py"
+    stat = b.stat()
+    b.write_text(b.read_text().replace("return 2", "return 7"))
+    os.utime(b, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size, same time: only the bytes differ
+    edited = fresh_digest(tree, None)
+    assert edited != plain and fresh_digest(tree, cache) == edited
+
+
+def test_the_second_reader_uses_what_the_first_stored(tree, tmp_path_factory):
+    """What makes the cache pay: the files are not read again. Shown by tampering
+    with the stored facts of unchanged files (which no user does)."""
+    cache = tmp_path_factory.mktemp("cache") / "code-facts"
+    plain = fresh_digest(tree, cache)
+    for stored in cache.glob("*.json"):
+        facts = json.loads(stored.read_text())
+        stored.write_text(json.dumps({**facts, "fingerprint": "tampered"}))
+    assert fresh_digest(tree, cache) != plain
+
+
+def test_a_damaged_or_unwritable_cache_only_costs_time(tree, tmp_path_factory):
+    plain = fresh_digest(tree, None)
+    cache = tmp_path_factory.mktemp("cache") / "code-facts"
+    fresh_digest(tree, cache)
+    for stored in cache.glob("*.json"):
+        stored.write_text('{"imports": [[0, ')  # cut short
+    assert fresh_digest(tree, cache) == plain
+    assert all(json.loads(stored.read_text()) for stored in cache.glob("*.json"))  # rewritten whole
+    blocked = tmp_path_factory.mktemp("blocked") / "code-facts"
+    blocked.write_text("a file where the folder would go")
+    assert fresh_digest(tree, blocked) == plain
+    assert not list(blocked.parent.glob(".*partial"))
+
+
+def test_the_workflow_digests_are_the_same_from_its_cache(tmp_path):
+    """Every script's digest, computed by fresh processes without and with the
+    workflow's cache, the second of them reading it."""
+    probe = (
+        "import sys, json; from pathlib import Path; from aemap.code_digest import script_code_digest; "
+        "cache = sys.argv[1] if len(sys.argv) > 1 else None; "
+        f"print(json.dumps({{s.name: script_code_digest(s, cache_dir=cache) for s in "
+        f"sorted(Path({str(REPO / 'workflow/scripts')!r}).glob('*.py'))}}))"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, check=True).stdout
+        for args in ([], [str(tmp_path / "cache")], [str(tmp_path / "cache")])
+    ]
+    assert json.loads(runs[0]) == json.loads(runs[1]) == json.loads(runs[2])
+    assert len(json.loads(runs[0])) == len(SCRIPTS) and list((tmp_path / "cache").glob("*.json"))

@@ -29,19 +29,34 @@ Each module counts by its syntax tree without docstrings, so comments,
 docstrings and formatting change nothing; any other change (a log message
 included) does. The tree's form depends on the Python version: a new Python
 reruns everything once.
+
+Snakemake reads the workflow for every call (each dry run, and on a cluster
+each job), and reading the ~100 files' syntax trees takes about a second.
+With a ``cache_dir`` (the workflow's: ``.snakemake/aemap/code-facts`` in
+its working directory) what is read of a file is kept there under the
+sha256 of its bytes, the Python version and this module's format: a file
+whose bytes changed is read again, never served from the cache. Without
+one, or where it cannot be written, files are read as before.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import hashlib
+import json
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 LAZY_EXPORTS = "_LAZY_EXPORTS"  # the name of a package's lazy export table (aemap.lazy)
+# Part of every cache key: a file's facts as this Python and this module's version read them.
+# Raise FACTS_FORMAT whenever _Facts or the way it is read from a syntax tree changes.
+FACTS_FORMAT = 1
+_CACHE_SALT = f"aemap.code_digest facts {FACTS_FORMAT} {sys.implementation.cache_tag} {sys.version}\n".encode()
 
 
 @dataclass(frozen=True)
@@ -53,10 +68,52 @@ class _Facts:
     fingerprint: str  # sha256 of the syntax tree without docstrings
     lazy_exports: tuple[tuple[str, str], ...]  # a package's (name, submodule) of aemap.lazy; () for none
 
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "imports": [[level, module, list(names)] for level, module, names in self.imports],
+                "strings": sorted(self.strings),
+                "fingerprint": self.fingerprint,
+                "lazy_exports": [list(pair) for pair in self.lazy_exports],
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> _Facts:
+        data = json.loads(text)
+        return cls(
+            tuple((int(level), module, tuple(names)) for level, module, names in data["imports"]),
+            frozenset(data["strings"]),
+            str(data["fingerprint"]),
+            tuple((name, submodule) for name, submodule in data["lazy_exports"]),
+        )
+
 
 @functools.cache
-def _facts_cached(path: Path, mtime_ns: int, size: int) -> _Facts:
-    tree = ast.parse(path.read_bytes(), filename=str(path))
+def _facts_cached(path: Path, mtime_ns: int, size: int, cache_dir: Path | None) -> _Facts:
+    source = path.read_bytes()
+    if cache_dir is None:
+        return _read_facts(source, path)
+    stored = cache_dir / f"{hashlib.sha256(_CACHE_SALT + source).hexdigest()}.json"
+    try:
+        return _Facts.from_json(stored.read_text())
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # not there yet (or unreadable): read the file
+    facts = _read_facts(source, path)
+    # Atomically: another Snakemake (a cluster's jobs) may read it meanwhile.
+    partial = stored.with_name(f".{stored.name}.{os.getpid()}.partial")
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial.write_text(facts.to_json())
+        os.replace(partial, stored)
+    except OSError:  # a cache that cannot be written only costs time
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+    return facts
+
+
+def _read_facts(source: bytes, path: Path) -> _Facts:
+    tree = ast.parse(source, filename=str(path))
     imports: list[tuple[int, str | None, tuple[str, ...]]] = []
     strings: set[str] = set()
     for node in ast.walk(tree):
@@ -92,22 +149,33 @@ def _lazy_exports(tree: ast.Module, path: Path) -> tuple[tuple[str, str], ...]:
     return ()
 
 
-def _facts(path: Path) -> _Facts:
+def _facts(path: Path, cache_dir: Path | None = None) -> _Facts:
     stat = path.stat()
-    return _facts_cached(path.resolve(), stat.st_mtime_ns, stat.st_size)
+    return _facts_cached(path.resolve(), stat.st_mtime_ns, stat.st_size, cache_dir)
 
 
 class PackageCode:
     """The modules of one package under ``root`` (the folder holding its
-    ``__init__.py``), named from ``name`` (e.g. ``aemap``)."""
+    ``__init__.py``), named from ``name`` (e.g. ``aemap``). Each module's file
+    and what is read of it are looked up once per instance (the workflow's
+    ~50 scripts share most modules): a process that edits the package
+    afterwards needs a new instance."""
 
-    def __init__(self, root: str | os.PathLike[str], name: str):
+    def __init__(self, root: str | os.PathLike[str], name: str, cache_dir: str | os.PathLike[str] | None = None):
         self.root, self.name = Path(root), name
+        self.cache_dir = Path(cache_dir).absolute() if cache_dir is not None else None
         if not (self.root / "__init__.py").is_file():
             raise FileNotFoundError(f"{self.root}: no __init__.py, not the package {name!r}")
+        self._files: dict[str, Path | None] = {}
+        self._read: dict[Path, _Facts] = {}
 
     def file_of(self, module: str) -> Path | None:
         """The source file of ``module`` if it is one of the package's, else None."""
+        if module not in self._files:
+            self._files[module] = self._find_file(module)
+        return self._files[module]
+
+    def _find_file(self, module: str) -> Path | None:
         parts = module.split(".")
         if parts[0] != self.name:
             return None
@@ -117,6 +185,11 @@ class PackageCode:
                 return path
         return None
 
+    def _facts(self, path: Path) -> _Facts:
+        if path not in self._read:
+            self._read[path] = _facts(path, self.cache_dir)
+        return self._read[path]
+
     def _is_package(self, module: str) -> bool:
         path = self.file_of(module)
         return path is not None and path.name == "__init__.py"
@@ -125,7 +198,7 @@ class PackageCode:
         """The package's modules the file ``path`` imports; ``module`` is its
         own name (None for a script outside the package), for relative imports."""
         found: set[str] = set()
-        for level, name, names in _facts(path).imports:
+        for level, name, names in self._facts(path).imports:
             base = self._absolute(level, name, module)
             if base is None or self.file_of(base) is None:
                 continue
@@ -144,7 +217,7 @@ class PackageCode:
         return {m for m in found if self.file_of(m) is not None}
 
     def _lazy_table(self, module: str) -> tuple[tuple[str, str], ...]:
-        return _facts(self.file_of(module)).lazy_exports if self._is_package(module) else ()
+        return self._facts(self.file_of(module)).lazy_exports if self._is_package(module) else ()
 
     def _lazy_modules(self, package: str) -> set[str]:
         """Every submodule behind ``package``'s lazy exports."""
@@ -181,7 +254,7 @@ class PackageCode:
         found: set[Path] = set()
         for module in modules:
             path = self.file_of(module)
-            strings = _facts(path).strings
+            strings = self._facts(path).strings
             for candidate in path.parent.iterdir():
                 if candidate.is_file() and candidate.suffix not in {".py", ".pyc"} and candidate.name in strings:
                     found.add(candidate)
@@ -193,7 +266,7 @@ class PackageCode:
         modules = self.closure(script)
         h = hashlib.sha256()
         for module in modules:
-            h.update(f"module {module} {_facts(self.file_of(module)).fingerprint}\n".encode())
+            h.update(f"module {module} {self._facts(self.file_of(module)).fingerprint}\n".encode())
         for path in self.data_files(modules):
             h.update(f"\nfile {path.relative_to(self.root).as_posix()}\n".encode())
             h.update(path.read_bytes())
@@ -210,19 +283,23 @@ def _without_docstrings(tree: ast.Module) -> ast.Module:
 
 
 @functools.cache
-def package_code(name: str = "aemap") -> PackageCode:
-    """The installed package ``name`` (where ``import name`` finds it)."""
+def package_code(name: str = "aemap", cache_dir: str | os.PathLike[str] | None = None) -> PackageCode:
+    """The installed package ``name`` (where ``import name`` finds it); ``cache_dir``:
+    where to keep what is read of each file (module docstring)."""
     import importlib.util
 
     spec = importlib.util.find_spec(name)
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError(f"no package {name!r} on this Python's path")
-    return PackageCode(next(iter(spec.submodule_search_locations)), name)
+    return PackageCode(next(iter(spec.submodule_search_locations)), name, cache_dir)
 
 
-def script_code_digest(script: str | os.PathLike[str], package: str = "aemap") -> str:
-    """The digest of ``package``'s code that the workflow script ``script`` runs."""
+def script_code_digest(
+    script: str | os.PathLike[str], package: str = "aemap", cache_dir: str | os.PathLike[str] | None = None
+) -> str:
+    """The digest of ``package``'s code that the workflow script ``script`` runs
+    (the same with or without ``cache_dir``: module docstring)."""
     path = Path(script)
     if not path.is_file():
         raise FileNotFoundError(f"{script}: no such workflow script")
-    return package_code(package).digest(path)
+    return package_code(package, cache_dir).digest(path)

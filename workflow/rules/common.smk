@@ -29,6 +29,10 @@ from aemap.data.stages import spectrogram_params
 from aemap.schema import check, load_schema
 from aemap.replication import CLAIMS_FILE, claim_files, is_runnable, load_claims
 
+# What is read of each package file for the digests, kept under the sha256 of its bytes
+# (aemap.code_digest): Snakemake reads the workflow for every call.
+CODE_FACTS_CACHE = Path(".snakemake/aemap/code-facts")
+
 
 def package_code(script):
     """The digest of the aemap code workflow/scripts/{script}.py runs (the
@@ -36,7 +40,8 @@ def package_code(script):
     as a param: Snakemake's code trigger sees the script only, so without it
     a change in the package would rerun nothing."""
     return script_code_digest(
-        Path(workflow.basedir) / "workflow/scripts" / f"{script}.py"
+        Path(workflow.basedir) / "workflow/scripts" / f"{script}.py",
+        cache_dir=CODE_FACTS_CACHE,
     )
 
 
