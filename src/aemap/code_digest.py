@@ -149,11 +149,6 @@ def _lazy_exports(tree: ast.Module, path: Path) -> tuple[tuple[str, str], ...]:
     return ()
 
 
-def _facts(path: Path, cache_dir: Path | None = None) -> _Facts:
-    stat = path.stat()
-    return _facts_cached(path.resolve(), stat.st_mtime_ns, stat.st_size, cache_dir)
-
-
 class PackageCode:
     """The modules of one package under ``root`` (the folder holding its
     ``__init__.py``), named from ``name`` (e.g. ``aemap``). Each module's file
@@ -187,7 +182,8 @@ class PackageCode:
 
     def _facts(self, path: Path) -> _Facts:
         if path not in self._read:
-            self._read[path] = _facts(path, self.cache_dir)
+            stat = path.stat()
+            self._read[path] = _facts_cached(path.resolve(), stat.st_mtime_ns, stat.st_size, self.cache_dir)
         return self._read[path]
 
     def _is_package(self, module: str) -> bool:

@@ -7,18 +7,17 @@ from aemap.data.stages import resolve_mirror
 
 # When this run began: a download log written since is this run's (onerror below).
 RUN_STARTED = time.time()
+DOWNLOAD_LOGS = "logs/download_source"
 
 
 # A run whose downloads failed with no mirror set: say how to set one (each
 # job's log says why its download failed; aemap.data.failures).
 onerror:
-    failed = failed_downloads(
-        REGISTRY.sources, RAW_DIR, "logs/download_source", RUN_STARTED
-    )
+    failed = failed_downloads(REGISTRY.sources, RAW_DIR, DOWNLOAD_LOGS, RUN_STARTED)
     if failed and not resolve_mirror(config["data"]["mirror"]):
         mirror_dirs = {name: REGISTRY.sources[name].mirror_dir for name in failed}
         print(
-            no_mirror_hint(failed, "logs/download_source", mirror_dirs),
+            no_mirror_hint(failed, DOWNLOAD_LOGS, mirror_dirs),
             file=sys.stderr,
         )
 
@@ -29,7 +28,7 @@ rule download_source:
         raw=directory(f"{RAW_DIR}/{{source}}"),
         provenance=f"{RAW_DIR}/{{source}}.provenance.json",
     log:
-        "logs/download_source/{source}.log",
+        f"{DOWNLOAD_LOGS}/{{source}}.log",
     benchmark:
         "benchmarks/download_source/{source}.tsv"
     localrule: True

@@ -38,9 +38,10 @@ def failed_downloads(
 
 
 def no_mirror_hint(failed: list[str], log_dir: str | os.PathLike[str], mirror_dirs: dict[str, str]) -> str:
-    """The advice for downloads that failed with no mirror set, wrapped for a terminal."""
+    """The advice for downloads that failed with no mirror set, wrapped for a terminal;
+    ``mirror_dirs``: each failed source's folder in a mirror."""
     logs = ", ".join(str(Path(log_dir) / f"{s}.log") for s in failed)
-    layout = ", ".join(f"{{mirror}}/{mirror_dirs[s]}/..." for s in failed if s in mirror_dirs)
+    layout = ", ".join(f"{{mirror}}/{mirror_dirs[s]}/..." for s in failed)
     advice = (
         f"Could not download {', '.join(failed)} (why: {logs}), and no data mirror is set. "
         "Without internet access, or where an upstream host has moved, set data.mirror in your config "
