@@ -27,6 +27,11 @@ constant, so --steps only sets the measuring time; the table scales to 512
 steps (the default preset). Weights from results/arumugam_cnn/model.pt when
 present, else random (speed depends on the shapes only). On a machine with
 CUDA the batched path also runs on the GPU.
+
+--breakdown prints, for each layer, where a step of the network alone goes
+at the batch size, operation by operation (aemap.attribution.step_timing:
+hooks, no profiler, whose overhead inflates memory-bound kernels), and
+what a 10x speed-up over the loop would leave for the whole batched step.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import torch
 
 from aemap.allocator import keep_freed_memory
 from aemap.attribution.layers import layer_shape, resolve_layer, trunk
+from aemap.attribution.step_timing import StepTiming, time_parts
 from aemap.attribution.visualise import OptimiseSettings, network_for_visualisation, visualise
 from aemap.compute import cpu_has_fast_bfloat16
 from aemap.models import build_model, load_checkpoint
@@ -102,18 +108,8 @@ def network_seconds_per_vis(model, layer_name: str, n: int, steps: int, device: 
     noise, transformations or Adam). Seconds per visualisation: what the
     batch would cost if everything but the network were free, so the loop's
     time over it bounds the speed-up any batching of this network can reach."""
-    layer = resolve_layer(model, layer_name)
-    shape = layer_shape(model, layer, (28, 28))
-    g = torch.Generator(device="cpu").manual_seed(0)
-    r = torch.rand((n, *shape), generator=g).to(device)
+    layer, r, x, fast = network_inputs(model, layer_name, n, device)
     defaults = OptimiseSettings()
-    fast = uses_channels_last(model, device, defaults.memory_format)
-    if fast and r.dim() == 4:
-        r = r.to(memory_format=torch.channels_last)
-    x = torch.rand((n, 1, 28, 28), generator=g).to(device)
-    if fast:
-        x = x.to(memory_format=torch.channels_last)
-    x.requires_grad_(True)
 
     def run(steps: int) -> None:
         for _ in range(steps):
@@ -123,6 +119,75 @@ def network_seconds_per_vis(model, layer_name: str, n: int, steps: int, device: 
     with network_for_visualisation(model, layer, device, fast, defaults.pool_before_relu):
         run(1)  # warm-up
         return best_seconds(lambda: run(steps), device, repeat) / n
+
+
+def network_inputs(model, layer_name: str, n: int, device: str):
+    """The layer, a random attribution R of its shape and a random image batch,
+    laid out as the batched path lays them out by default."""
+    layer = resolve_layer(model, layer_name)
+    shape = layer_shape(model, layer, (28, 28))
+    g = torch.Generator(device="cpu").manual_seed(0)
+    r = torch.rand((n, *shape), generator=g).to(device)
+    fast = uses_channels_last(model, device, OptimiseSettings().memory_format)
+    if fast and r.dim() == 4:
+        r = r.to(memory_format=torch.channels_last)
+    x = torch.rand((n, 1, 28, 28), generator=g).to(device)
+    if fast:
+        x = x.to(memory_format=torch.channels_last)
+    return layer, r, x.requires_grad_(True), fast
+
+
+def network_breakdown(model, layer_name: str, n: int, steps: int, device: str) -> tuple[StepTiming, float]:
+    """A step of the network alone (as ``network_seconds_per_vis`` runs it),
+    operation by operation; and the median step without the hooks."""
+    layer, r, x, fast = network_inputs(model, layer_name, n, device)
+
+    def objective() -> torch.Tensor:
+        x.grad = None
+        return (trunk(model, layer, x) * r).sum()
+
+    with network_for_visualisation(model, layer, device, fast, OptimiseSettings().pool_before_relu):
+        time_parts(model, objective, 2, device)  # warm-up
+        timing = time_parts(model, objective, steps, device)
+        plain = sorted(best_seconds(lambda: objective().backward(), device, 1) for _ in range(steps))
+    return timing, plain[len(plain) // 2]
+
+
+def print_breakdown(args: argparse.Namespace, device: str) -> None:
+    model, weights = load(device)
+    batch = args.gpu_batch if device == "cuda" else args.batch
+    print(
+        f"\nWhere a step of the network alone goes: {device}, batch {batch}, {weights} weights, "
+        f"{args.threads} thread(s); median ms per step over {args.steps} steps, timed with hooks"
+    )
+    print("| layer | part | ms per step | share of the step | GFLOP/s |")
+    print("|---|---|---|---|---|")
+    budgets = []
+    for layer in args.layers:
+        timing, plain = network_breakdown(model, layer, batch, args.steps, device)
+        rows = [(p.name, p.seconds, p.gflops_per_second) for p in timing.parts]
+        rest = "the rest (functional operations' forward passes, the objective, autograd)"
+        rows.append((rest, timing.rest_seconds, None))
+        for name, seconds, rate in rows:
+            share = seconds / timing.step_seconds
+            rate_cell = "" if rate is None else f"{rate:.0f}"
+            print(f"| {layer} | {name} | {seconds * 1e3:.2f} | {share:.0%} | {rate_cell} |")
+        convolutions = sum(p.seconds for p in timing.parts if p.flops is not None)
+        print(f"| {layer} | **the step** | **{timing.step_seconds * 1e3:.2f}** | 100% | |")
+        print(f"| {layer} | the step without the hooks | {plain * 1e3:.2f} | | |", flush=True)
+        loop_step = seconds_per_vis(model, layer, "none", args.loop, args.steps, True, device, args.repeat) / args.steps
+        budgets.append((layer, loop_step, timing.step_seconds, convolutions))
+    print(f"\nWhat a 10x speed-up over the one-item loop (no mask) leaves a batched step of {batch}:")
+    print(
+        "| layer | loop, ms per step | 10x: a batched step of at most | the network alone "
+        "| its convolutions and linear layers |"
+    )
+    print("|---|---|---|---|---|")
+    for layer, loop_step, step, convolutions in budgets:
+        print(
+            f"| {layer} | {loop_step * 1e3:.2f} | {loop_step * batch / 10 * 1e3:.1f} ms | {step * 1e3:.1f} ms "
+            f"| {convolutions * 1e3:.1f} ms |"
+        )
 
 
 def cpu_description() -> str:
@@ -175,11 +240,21 @@ def main() -> None:
         action="store_true",
         help="leave glibc's allocator as it is (the workflow's jobs keep freed memory: compute.keep_freed_memory)",
     )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="instead of the table: where a step of the network alone goes, operation by operation",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     # As the workflow's visualisation jobs run (the loop and the batch alike: one process).
     args.memory = "freed memory: handed back (glibc's default)" if args.hand_back_freed_memory else keep_freed_memory()
     scale = 512 / args.steps
+    if args.breakdown:
+        for device in args.devices:
+            if device == "cpu" or torch.cuda.is_available():
+                print_breakdown(args, device)
+        return
     if "cpu" in args.devices:
         table(args, scale, "cpu")
     if "cuda" in args.devices and torch.cuda.is_available():
