@@ -11,10 +11,11 @@ import sys
 from .conftest import REPO
 
 
-def test_attribution_benchmark_prints_every_column():
+def _attribution_benchmark(*args: str) -> subprocess.CompletedProcess:
+    """benchmarks/attribution.py with a few steps, one loop item, one repeat, on the CPU."""
     result = subprocess.run(
-        [sys.executable, "benchmarks/attribution.py", "--steps", "2", "--loop", "1", "--repeat", "1", "--batch", "32"]
-        + ["--layers", "conv1", "--perturbations", "none", "--devices", "cpu"],
+        [sys.executable, "benchmarks/attribution.py", "--steps", "2", "--loop", "1", "--repeat", "1"]
+        + ["--devices", "cpu", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -22,6 +23,11 @@ def test_attribution_benchmark_prints_every_column():
         env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_attribution_benchmark_prints_every_column():
+    result = _attribution_benchmark("--batch", "32", "--layers", "conv1", "--perturbations", "none")
     lines = [line for line in result.stdout.splitlines() if line.startswith("|")]
     header, row = lines[0], lines[2]
     assert "bound: the loop over the network alone" in header and row.startswith("| conv1 | none |")
@@ -31,16 +37,7 @@ def test_attribution_benchmark_prints_every_column():
 
 
 def test_attribution_benchmark_breaks_a_step_down():
-    result = subprocess.run(
-        [sys.executable, "benchmarks/attribution.py", "--breakdown", "--steps", "2", "--loop", "1", "--repeat", "1"]
-        + ["--batch", "8", "--layers", "conv2", "--devices", "cpu"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = _attribution_benchmark("--breakdown", "--batch", "8", "--layers", "conv2")
     rows = [line.split(" | ") for line in result.stdout.splitlines() if line.startswith("| conv2 |")]
     parts = {row[1]: row for row in rows}
     # Both convolutions up to conv2, each way, with their rate; the step they add up to.
