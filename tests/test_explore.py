@@ -234,6 +234,20 @@ def test_heatmaps_are_the_dims_columns_and_ranks_by_magnitude():
 # --- the command line --------------------------------------------------------------------------
 
 
+def test_bar_chart_axis_ends_on_a_labelled_value_above_every_whisker():
+    from aemap.explore.app import _tick_values, bar_chart_svg
+
+    assert _tick_values(0.52) == pytest.approx([0.0, 0.2, 0.4, 0.6])
+    assert _tick_values(0.6) == pytest.approx([0.0, 0.2, 0.4, 0.6])  # a top on a tick ends there
+    assert _tick_values(5.2e-4)[-1] >= 5.2e-4 and len(_tick_values(5.2e-4)) <= 6
+    svg = bar_chart_svg([4, 1], np.array([5.1e-4, 2.7e-4]), np.array([1e-5, 5e-5]), "t")
+    labels = [float(v) for v in re.findall(r'text-anchor="end">([^<]+)</text>', svg)]
+    assert labels[0] == 0 and labels[-1] >= 5.2e-4  # the axis reaches past the tallest whisker
+    whisker_tops = [float(v) for v in re.findall(r'<path d="M[\d.]+ ([\d.]+)V', svg)]
+    plot_top = 28  # bar_chart_svg's top margin
+    assert min(whisker_tops) > plot_top  # headroom: no whisker on the frame's edge
+
+
 def test_host_warning_only_off_this_machine():
     assert host_warning("127.0.0.1") is None and host_warning("localhost") is None
     assert "reachable from other machines" in host_warning("0.0.0.0")

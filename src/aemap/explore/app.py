@@ -112,13 +112,15 @@ def _style(ax, fig) -> None:
 
 
 def _tick_values(top: float, n: int = 4) -> list[float]:
-    """About ``n`` round tick values from 0 to ``top``."""
+    """About ``n`` round tick values from 0 up to the first at or above ``top``:
+    the axis ends on a labelled value, above the tallest bar and its whisker."""
     if top <= 0:
         return [0.0]
     raw = top / n
     magnitude = 10 ** np.floor(np.log10(raw))
     step = min((m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw), default=raw)
-    return [float(v) for v in np.arange(0, top + 1e-12 * top, step)]
+    count = int(np.ceil(top / step * (1 - 1e-12)))
+    return [float(step * i) for i in range(count + 1)]
 
 
 def bar_chart_svg(dims: list[int], values: np.ndarray, errors: np.ndarray, title: str) -> str:
