@@ -291,9 +291,11 @@ class Server:
                 time.sleep(0.1)
         raise AssertionError(f"the explorer did not answer at {self.url}")
 
-    def stop(self):
+    def stop(self) -> str:
+        """Stop it; what it printed after its first line."""
         self.process.terminate()
         self.process.wait(timeout=20)
+        return self.process.stdout.read()
 
 
 @pytest.fixture

@@ -915,9 +915,25 @@ def test_smoke_explorer_in_chromium(smoke_run, browser, artifacts):
         page.screenshot(path=str(artifacts / "explorer_smoke_attribution.png"), full_page=True)
         page.get_by_role("tab", name="Importance").click()
         page.wait_for_selector("text=is a classifier")
+        # Another experiment while a tab shows a layer or view the new one lacks (conv3; pca):
+        # the tab waits for its list to be updated instead of failing on the last choice.
+        page.get_by_role("tab", name="Attribution").click()
+        page.wait_for_selector(".aemap-attribution img")
+        page.select_option("#experiment", "shi_fmnist_cnn")
+        page.wait_for_function("document.querySelector('#layer').value === 'conv2'")
+        page.wait_for_selector(".aemap-attribution img")
+        page.select_option("#experiment", "note_mnist_2d")
+        page.get_by_role("tab", name="Latent space").click()
+        page.wait_for_selector("#latent img")
+        page.select_option("#experiment", "inglis_fmnist")
+        page.wait_for_function("document.querySelector('#latent_view').value === 'umap'")
+        page.wait_for_selector("#latent img")
+        page.select_option("#experiment", "arumugam_cnn")
+        page.wait_for_selector("text=No latent views for arumugam_cnn")
     finally:
-        server.stop()
+        printed = server.stop()
     assert errors == []
+    assert "Traceback" not in printed and "Warning" not in printed, printed[-3000:]
 
 
 def test_smoke_a_registry_dataset_drawn_another_way_redraws_its_figures_only(smoke_run):

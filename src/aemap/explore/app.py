@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 from matplotlib import colormaps  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
-from shiny import App, reactive, render, ui  # noqa: E402
+from shiny import App, reactive, render, req, ui  # noqa: E402
 from shiny.types import SafeException  # noqa: E402
 
 from aemap.explore.data import (  # noqa: E402
@@ -92,7 +92,8 @@ def _scale_for(shape: tuple[int, ...]) -> int:
 
 
 def _figure(dark: bool, width: float, height: float) -> Figure:
-    fig = Figure(figsize=(width, height), layout="constrained")
+    # Tight, as Shiny lays its plots out anyway (it replaces a constrained layout, with a warning).
+    fig = Figure(figsize=(width, height), layout="tight")
     colour = "#212529" if dark else "white"
     ink = "#dee2e6" if dark else "black"
     fig.set_facecolor(colour)
@@ -190,6 +191,7 @@ def app_ui(experiments: list[str], root: Path, selected: str | None = None):
         ui.nav_panel(
             "Latent space",
             ui.input_select("latent_view", "View", choices=[]),
+            ui.output_ui("latent_note"),
             ui.output_plot("latent", height="460px"),
         ),
         ui.nav_panel("Saliency", ui.output_ui("saliency_maps"), ui.output_plot("corruption", height="340px")),
@@ -242,7 +244,9 @@ def create_app(root: str | Path) -> App:
             try:
                 return read()
             except (CorruptFile, UnsafePath, FileNotFoundError, KeyError) as err:
-                raise SafeException(str(err).strip("'\"")) from None
+                # A KeyError's str() quotes its message; the others' messages are as written.
+                message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+                raise SafeException(str(message)) from None
 
         @reactive.calc
         def info():
@@ -371,15 +375,23 @@ def create_app(root: str | Path) -> App:
 
         # --- latent space ---
 
+        @render.ui
+        def latent_note():
+            current = info()
+            if explorer.latent_views(current.name):
+                return None
+            return _message(
+                f"No latent views for {current.name}: list 'latent' (or 'umap') in its analyses and build ",
+                f"results/figures/{current.name}/latent_views.png",
+            )
+
         @render.plot(alt="latent view")
         def latent():
             current = info()
             view = input.latent_view()
-            if not view:
-                raise SafeException(
-                    f"No latent views for {current.name}: list 'latent' (or 'umap') in its analyses and build "
-                    f"results/figures/{current.name}/latent_views.png"
-                )
+            # None (latent_note says why), or, right after a change of experiment, the last
+            # one's choice until the list is updated: wait rather than flash an error.
+            req(view in explorer.latent_views(current.name))
             arrays = guarded(lambda: explorer.latent_view(current.name, view))
             classes = [str(c) for c in arrays["classes"]]
             selected = classes.index(input.class_name()) if input.class_name() in classes else -1
@@ -466,6 +478,9 @@ def create_app(root: str | Path) -> App:
                     "No attribution visualisations: list 'attribution' in its analyses and build ",
                     f"results/{current.name}/attribution/metrics.csv",
                 )
+            # Right after a change of experiment the layer list still holds the last one's
+            # choice until it is updated: wait for that, rather than flash an error.
+            req(layer in explorer.attribution_layers(current.name))
             inputs = guarded(lambda: explorer.attribution_inputs(current.name, layer))
             perturbations = guarded(lambda: explorer.attribution_perturbations(current.name, layer))
             visualisations = {
