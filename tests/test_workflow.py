@@ -917,17 +917,16 @@ def test_smoke_explorer_in_chromium(smoke_run, browser, artifacts):
         page.wait_for_selector("text=is a classifier")
         # Another experiment while a tab shows a layer or view the new one lacks (conv3; pca):
         # the tab waits for its list to be updated instead of failing on the last choice.
-        page.get_by_role("tab", name="Attribution").click()
-        page.wait_for_selector(".aemap-attribution img")
-        page.select_option("#experiment", "shi_fmnist_cnn")
-        page.wait_for_function("document.querySelector('#layer').value === 'conv2'")
-        page.wait_for_selector(".aemap-attribution img")
-        page.select_option("#experiment", "note_mnist_2d")
-        page.get_by_role("tab", name="Latent space").click()
-        page.wait_for_selector("#latent img")
-        page.select_option("#experiment", "inglis_fmnist")
-        page.wait_for_function("document.querySelector('#latent_view').value === 'umap'")
-        page.wait_for_selector("#latent img")
+        for tab, shown, before, after, control, value in (
+            ("Attribution", ".aemap-attribution img", "arumugam_cnn", "shi_fmnist_cnn", "layer", "conv2"),
+            ("Latent space", "#latent img", "note_mnist_2d", "inglis_fmnist", "latent_view", "umap"),
+        ):
+            page.select_option("#experiment", before)
+            page.get_by_role("tab", name=tab).click()
+            page.wait_for_selector(shown)
+            page.select_option("#experiment", after)
+            page.wait_for_function(f"document.querySelector('#{control}').value === '{value}'")
+            page.wait_for_selector(shown)
         page.select_option("#experiment", "arumugam_cnn")
         page.wait_for_selector("text=No latent views for arumugam_cnn")
     finally:
