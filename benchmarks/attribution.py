@@ -172,21 +172,22 @@ def print_breakdown(args: argparse.Namespace, device: str) -> None:
             share = seconds / timing.step_seconds
             rate_cell = "" if rate is None else f"{rate:.0f}"
             print(f"| {layer} | {name} | {seconds * 1e3:.2f} | {share:.0%} | {rate_cell} |")
-        convolutions = sum(p.seconds for p in timing.parts if p.flops is not None)
+        # The parts whose arithmetic is counted: the convolutions and linear layers.
+        counted = sum(p.seconds for p in timing.parts if p.flops is not None)
         print(f"| {layer} | **the step** | **{timing.step_seconds * 1e3:.2f}** | 100% | |")
         print(f"| {layer} | the step without the hooks | {plain * 1e3:.2f} | | |", flush=True)
         loop_step = seconds_per_vis(model, layer, "none", args.loop, args.steps, True, device, args.repeat) / args.steps
-        budgets.append((layer, loop_step, timing.step_seconds, convolutions))
+        budgets.append((layer, loop_step, timing.step_seconds, counted))
     print(f"\nWhat a 10x speed-up over the one-item loop (no mask) leaves a batched step of {batch}:")
     print(
         "| layer | loop, ms per step | 10x: a batched step of at most | the network alone "
         "| its convolutions and linear layers |"
     )
     print("|---|---|---|---|---|")
-    for layer, loop_step, step, convolutions in budgets:
+    for layer, loop_step, step, counted in budgets:
         print(
             f"| {layer} | {loop_step * 1e3:.2f} | {loop_step * batch / 10 * 1e3:.1f} ms | {step * 1e3:.1f} ms "
-            f"| {convolutions * 1e3:.1f} ms |"
+            f"| {counted * 1e3:.1f} ms |"
         )
 
 

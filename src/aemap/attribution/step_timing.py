@@ -10,9 +10,10 @@ times with hooks only, and only around what it names:
 * each node of the autograd graph as the backward pass runs it (node pre-
   and post-hooks), named after the module whose output it made
   (``features.3 (Conv2d) backward``) or, for operations outside modules
-  (a functional ReLU, the objective), after the node's class. Leaves' gradient accumulation is not
-  timed apart: its post-hook fired ~1 ms after its work (a leaf image's
-  copy, tens of microseconds by the profiler), so it stays in the rest.
+  (a functional ReLU, the objective), after the node's class. Leaves'
+  gradient accumulation is not timed apart: its post-hook fired ~1 ms
+  after its work (a leaf image's copy, tens of microseconds by the
+  profiler), so it stays in the rest.
 
 What no hook covers (functional operations' forward passes, the objective,
 autograd's own bookkeeping) is the step's time less the parts'. Each part's
